@@ -1,0 +1,50 @@
+# The two commands a user needs: `make run` and `make test`. Everything installs into .venv/.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BBC ?= ../shared/corpora/bbc
+
+.PHONY: install run test lint index eval eval-bbc corpus-bbc bench browsers clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
+	$(VENV)/bin/pip install torch==2.13.0
+	$(VENV)/bin/pip install -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) app.py
+
+index: install
+	$(PY) -m rag.build_index
+
+lint: install
+	$(PY) -m ruff check .
+
+browsers:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: install browsers lint
+	$(PY) -m pytest -ra
+
+eval: install
+	$(PY) -m rag.evaluate --qa eval/qa.jsonl --corpus seeds --index index --out reports/eval_seeds.json
+
+# The seed article at the root and the BBC corpus under bbc/ (symlinks, nothing copied).
+corpus-bbc:
+	mkdir -p corpora/news
+	ln -sfn ../../seeds/000_34dd6e6ea37e3941.txt corpora/news/000_34dd6e6ea37e3941.txt
+	ln -sfn $(abspath $(BBC)) corpora/news/bbc
+
+eval-bbc: install corpus-bbc
+	$(PY) -m rag.evaluate --qa eval/qa_bbc.jsonl --corpus corpora/news --index corpora/index-news --out reports/eval_bbc.json
+
+bench: install corpus-bbc
+	$(PY) -m rag.bench --corpus seeds --corpus corpora/news
+
+clean:
+	rm -rf index/current index/gen-* corpora reports

@@ -1,0 +1,434 @@
+"""The chat: `python app.py` serves "Ask the news" on http://127.0.0.1:7860.
+
+Every answer goes through rag.pipeline.Pipeline.stream: the cited passages appear as soon as
+retrieval is done, then the answer streams in, then the checked answer replaces the draft. All
+article text and model output is escaped before display: nothing from an article runs as HTML.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from rag.articles import CorpusError, Skipped, parse_file
+from rag.config import default_corpus, default_index
+from rag.embedding import ModelError, embedder_name
+from rag.index_store import IndexMissingError, build_index
+from rag.llm import model_setting
+from rag.pipeline import Answer, Done, Pipeline, QuestionError, Retrieved, Settings, Token
+from rag.retrieve import Filters
+
+log = logging.getLogger("newsrag.app")
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".json", ".jsonl"]
+
+CSS = """
+#sources { max-height: 78vh; overflow-y: auto; }
+.src-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 0 0 10px 0; }
+.src-card.flash { outline: 3px solid #f59e0b; }
+.src-card .src-head { font-weight: 600; }
+.src-card .src-meta { font-size: 0.85em; opacity: 0.75; margin: 2px 0 6px 0; }
+.src-card .src-text { white-space: pre-wrap; font-size: 0.92em; }
+.src-card mark { background: #fde68a; color: inherit; padding: 0 1px; }
+.src-uncited { opacity: 0.6; }
+.src-marker { display: inline-block; min-width: 1.6em; font-weight: 700; }
+#status { font-size: 0.85em; opacity: 0.8; }
+"""
+
+# Clicking an [n] marker in the chat brings source card n into view.
+HEAD = """
+<script>
+document.addEventListener('click', function (event) {
+  const link = event.target.closest('a[href^="#src-"]');
+  if (!link) return;
+  event.preventDefault();
+  event.stopPropagation();
+  const card = document.getElementById(link.getAttribute('href').slice(1));
+  if (!card) return;
+  if (card.closest('details')) card.closest('details').open = true;
+  card.scrollIntoView({behavior: 'smooth', block: 'center'});
+  card.classList.add('flash');
+  setTimeout(() => card.classList.remove('flash'), 1500);
+}, true);
+</script>
+"""
+
+
+# ---------------------------------------------------------------- rendering (pure, unit-tested)
+
+
+def render_answer(answer: Answer) -> str:
+    """Markdown for the chat bubble: escaped text, [n] linked to its card, unsupported sentences flagged."""
+    if answer.abstained:
+        body = html.escape(answer.text)
+        if answer.evidence:
+            body += " The closest passages are shown beside the chat."
+    else:
+        parts = []
+        for sentence in answer.sentences:
+            text = _link_markers(html.escape(sentence.text))
+            if not sentence.supported:
+                text += " ⚠️ *(not supported by the shown passages)*"
+            parts.append(text)
+        body = " ".join(parts) if parts else _link_markers(html.escape(answer.text))
+    if answer.searched != answer.question:
+        body += f"\n\n<sub>Searched for: {html.escape(answer.searched)}</sub>"
+    return body
+
+
+def _link_markers(escaped: str) -> str:
+    return re.sub(r"\[(\d+)\]", r"[[\1]](#src-\1)", escaped)
+
+
+def render_sources(answer: Answer | None, evidence=None, note: str = "") -> str:
+    """Source cards: cited first with the supporting sentence highlighted, then the uncited ones dimmed."""
+    evidence = evidence if evidence is not None else (answer.evidence if answer else [])
+    if not evidence:
+        return f"<div class='src-empty'>{html.escape(note or 'Sources will appear here.')}</div>"
+    quotes: dict[int, list[tuple[int, int]]] = {}
+    if answer is not None and not answer.abstained:
+        for c in answer.citations:
+            quotes.setdefault(c.marker, []).append((c.quote_start, c.quote_end))
+    cited = [e for e in evidence if e.number in quotes]
+    uncited = [e for e in evidence if e.number not in quotes]
+    out = []
+    if note:
+        out.append(f"<p class='src-note'>{html.escape(note)}</p>")
+    if cited:
+        out.append("<h4>Cited sources</h4>")
+        out.extend(_card(e, quotes[e.number]) for e in cited)
+    if uncited:
+        title = "Closest passages" if (answer is None or answer.abstained or not cited) else "Also retrieved, not cited"
+        if cited:
+            out.append(f"<details class='src-uncited'><summary>{title} ({len(uncited)})</summary>")
+            out.extend(_card(e, [], dim=True) for e in uncited)
+            out.append("</details>")
+        else:
+            out.append(f"<h4>{title}</h4>")
+            out.extend(_card(e, []) for e in uncited)
+    return "\n".join(out)
+
+
+def _card(evidence, highlights: list[tuple[int, int]], dim: bool = False) -> str:
+    chunk = evidence.chunk
+    text = evidence.text
+    pieces, cursor = [], 0
+    for start, end in sorted(highlights):
+        start, end = max(start - evidence.start, cursor), min(end - evidence.start, len(text))
+        if start >= end:
+            continue
+        pieces.append(html.escape(text[cursor:start]))
+        pieces.append(f"<mark>{html.escape(text[start:end])}</mark>")
+        cursor = end
+    pieces.append(html.escape(text[cursor:]))
+    meta = " · ".join(
+        html.escape(x) for x in (chunk.source or "outlet unknown", chunk.published or "date unknown", chunk.article_id)
+    )
+    css = "src-card src-dim" if dim else "src-card"
+    return (
+        f"<div class='{css}' id='src-{evidence.number}' data-article='{html.escape(chunk.article_id, quote=True)}'>"
+        f"<div class='src-head'><span class='src-marker'>[{evidence.number}]</span>{html.escape(chunk.title)}</div>"
+        f"<div class='src-meta'>{meta}</div>"
+        f"<div class='src-text'>{''.join(pieces)}</div></div>"
+    )
+
+
+def example_questions(pipeline: Pipeline, limit: int = 4) -> list[str]:
+    """Questions a first-time user can click, taken from who is quoted and what the articles are about."""
+    questions: list[str] = []
+    seen: set[str] = set()
+    for chunk in pipeline.index.chunks:
+        for quote in chunk.quotes:
+            if quote.speaker and quote.speaker not in seen and len(quote.speaker.split()) >= 2:
+                seen.add(quote.speaker)
+                questions.append(f"What did {quote.speaker} say?")
+        if len(questions) >= limit - 1:
+            break
+    for article in list(pipeline.index.manifest["articles"].values())[:2]:
+        if len(questions) < limit:
+            questions.append(f'What happened in the story "{article["title"]}"?')
+    return questions[:limit]
+
+
+# ---------------------------------------------------------------- the app
+
+
+@dataclass
+class AppConfig:
+    corpus: Path
+    index: Path
+    model: str | None
+    settings: Settings
+
+
+class NewsChat:
+    """State shared by all browser sessions: one pipeline, one model, one index build at a time."""
+
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+        self.waiting = 0
+        self.waiting_lock = threading.Lock()
+        self.build_report_line = ""
+        self.ensure_index()
+        self.pipeline = Pipeline(config.index, model=config.model, settings=config.settings)
+
+    def ensure_index(self, progress=None) -> None:
+        """Build or refresh the index of the corpus folder (incremental: a no-op when up to date)."""
+        started = time.perf_counter()
+        report = build_index(
+            self.config.corpus,
+            self.config.index,
+            show_progress=True,
+            on_progress=progress,
+            log=lambda m: log.info(m),
+        )
+        log.info("index: %s", report.summary().replace("\n", "; "))
+        self.build_report_line = f"checked in {time.perf_counter() - started:.1f} s" if not report.wrote else ""
+
+    def status(self) -> str:
+        manifest = self.pipeline.index.manifest
+        return (
+            f"**{len(manifest['articles']):,} articles · {len(self.pipeline.index.chunks):,} chunks indexed** · "
+            f"embedder: {manifest['embedder']['name']} · model: {Path(model_setting(self.config.model)).name} · "
+            f"index built {manifest['built_at']} in {manifest['build_seconds']} s"
+        )
+
+    def sources(self) -> list[str]:
+        return sorted({a["source"] for a in self.pipeline.index.manifest["articles"].values() if a.get("source")})
+
+    # -- chat events
+
+    def add_question(self, message: str, history: list[dict]):
+        """Runs outside the queue: shows the question at once and says if it must wait."""
+        message = (message or "").strip()
+        if not message:
+            return "", history, gr.update()
+        with self.waiting_lock:
+            ahead = self.waiting
+            self.waiting += 1
+        placeholder = (
+            f"⏳ Waiting in the queue: {ahead} question(s) ahead of yours…" if ahead else "🔎 Searching the articles…"
+        )
+        history = history + [
+            {"role": "user", "content": html.escape(message)},
+            {"role": "assistant", "content": placeholder},
+        ]
+        return "", history, gr.update()
+
+    def answer(self, history: list[dict], sources: list[str], date_from: str, date_to: str):
+        """Runs in the queue, one at a time: llama.cpp is not thread-safe."""
+        try:
+            question, past = _last_question(history)
+            if question is None:
+                yield history, gr.update()
+                return
+            history[-1] = {"role": "assistant", "content": "🔎 Searching the articles…"}
+            yield history, gr.update()
+            filters = Filters(tuple(sources or ()), _date(date_from), _date(date_to))
+            draft = ""
+            for event in self.pipeline.stream(question, filters=filters, history=past):
+                if isinstance(event, Retrieved):
+                    note = f"Searched for: {event.searched}" if event.searched != question else ""
+                    history[-1] = {"role": "assistant", "content": "✍️ Writing the answer…"}
+                    yield history, render_sources(None, event.evidence, note=note)
+                elif isinstance(event, Token):
+                    draft += event.text
+                    history[-1] = {"role": "assistant", "content": html.escape(draft) + " ▌"}
+                    yield history, gr.update()
+                elif isinstance(event, Done):
+                    history[-1] = {"role": "assistant", "content": render_answer(event.answer)}
+                    yield history, render_sources(event.answer)
+        except (QuestionError, ValueError) as error:
+            history[-1] = {"role": "assistant", "content": html.escape(str(error))}
+            yield history, gr.update()
+        except (IndexMissingError, ModelError) as error:
+            log.exception("answer failed")
+            history[-1] = {"role": "assistant", "content": f"⚠️ {html.escape(str(error))}"}
+            yield history, gr.update()
+        except Exception:
+            log.exception("answer failed")
+            history[-1] = {
+                "role": "assistant",
+                "content": "⚠️ Something went wrong while answering; the details are in the server log.",
+            }
+            yield history, gr.update()
+        finally:
+            with self.waiting_lock:
+                self.waiting = max(0, self.waiting - 1)
+
+    def upload(self, files: list | None, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+        """Save uploaded articles into the corpus folder, then index them incrementally."""
+        if not files:
+            return "Choose one or more article files first.", self.status(), gr.update()
+        messages, saved = [], []
+        for file in files:
+            path = Path(file if isinstance(file, str) else file.name)
+            name = _safe_name(path.name)
+            if Path(name).suffix.lower() not in UPLOAD_TYPES:
+                messages.append(f"✗ {name}: not an article file ({', '.join(UPLOAD_TYPES)})")
+                continue
+            data = path.read_bytes()
+            problems = [item for item in parse_file(name, data) if isinstance(item, Skipped)]
+            if problems:
+                messages.append(f"✗ {name}: rejected, {problems[0].reason}")
+                continue
+            target = _free_path(self.config.corpus / "uploads", name, data)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            saved.append(target)
+            messages.append(f"✓ {name}: saved as {target.relative_to(self.config.corpus).as_posix()}")
+        if saved:
+            try:
+                progress(0, desc="Indexing")
+                report = build_index(
+                    self.config.corpus,
+                    self.config.index,
+                    show_progress=False,
+                    on_progress=lambda done, total: progress(done / max(total, 1), desc="Embedding"),
+                )
+                self.pipeline.reload()
+                messages.append(
+                    f"Indexed: {len(report.added)} added, {len(report.updated)} updated, "
+                    f"{report.embedded_chunks} chunks embedded."
+                )
+            except (CorpusError, ValueError, ModelError) as error:
+                log.exception("indexing uploads failed")
+                messages.append(f"⚠️ Indexing failed, the previous index is still in use: {error}")
+        return "\n".join(messages), self.status(), gr.update(choices=self.sources())
+
+    def build_ui(self) -> gr.Blocks:
+        with gr.Blocks(title="Ask the news") as demo:
+            gr.Markdown("## Ask the news\nAnswers come only from the indexed articles, with their sources.")
+            status = gr.Markdown(self.status(), elem_id="status")
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(
+                        label="Chat",
+                        height=520,
+                        elem_id="chat",
+                        sanitize_html=True,
+                        render_markdown=True,
+                        feedback_options=None,
+                        buttons=["copy"],
+                    )
+                    with gr.Row():
+                        box = gr.Textbox(
+                            placeholder="Ask about the news, e.g. who said what, numbers, places…",
+                            show_label=False,
+                            scale=5,
+                            elem_id="question",
+                            autofocus=True,
+                        )
+                        send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    new_chat = gr.Button("New chat", elem_id="new-chat", size="sm")
+                    gr.Examples(example_questions(self.pipeline), inputs=box, label="Try")
+                with gr.Column(scale=2):
+                    sources_html = gr.HTML(render_sources(None, []), elem_id="sources")
+                    with gr.Accordion("Filters", open=False):
+                        outlets = gr.Dropdown(
+                            choices=self.sources(), multiselect=True, label="Outlet", elem_id="filter-outlet"
+                        )
+                        date_from = gr.Textbox(label="Published from (YYYY-MM-DD)", elem_id="filter-from")
+                        date_to = gr.Textbox(label="Published to (YYYY-MM-DD)", elem_id="filter-to")
+                    with gr.Accordion("Add articles", open=False):
+                        files = gr.File(
+                            file_count="multiple", file_types=UPLOAD_TYPES, label="Article files", elem_id="upload"
+                        )
+                        add = gr.Button("Add to index", elem_id="add-articles")
+                        upload_log = gr.Textbox(label="Upload result", interactive=False, lines=3, elem_id="upload-log")
+
+            for trigger in (box.submit, send.click):
+                trigger(self.add_question, [box, chat], [box, chat, sources_html], queue=False).then(
+                    self.answer,
+                    [chat, outlets, date_from, date_to],
+                    [chat, sources_html],
+                    concurrency_limit=1,
+                    concurrency_id="model",
+                )
+            new_chat.click(lambda: ([], render_sources(None, [])), None, [chat, sources_html], queue=False)
+            add.click(self.upload, [files], [upload_log, status, outlets], concurrency_limit=1, concurrency_id="model")
+        return demo
+
+
+def _last_question(history: list[dict]) -> tuple[str | None, list[tuple[str, str]]]:
+    """The newest question (history ends with it and a placeholder) and the earlier (question, answer) pairs."""
+
+    def text(message: dict) -> str:
+        content = message.get("content")
+        plain = html.unescape(content if isinstance(content, str) else "")
+        plain = re.sub(r"\[\[(\d+)\]\]\(#src-\d+\)", r"[\1]", plain)  # linked markers back to [n]
+        return re.sub(r"<[^>]+>", "", plain).strip()
+
+    if len(history) < 2 or history[-2].get("role") != "user":
+        return None, []
+    pairs = []
+    earlier = history[:-2]
+    for asked, answered in zip(earlier, earlier[1:], strict=False):
+        if asked.get("role") == "user" and answered.get("role") == "assistant":
+            pairs.append((text(asked), text(answered)))
+    return text(history[-2]), pairs
+
+
+def _date(value: str | None) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError(f"Dates must look like 2025-12-03, not {value!r}.")
+    return value
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip(" .") or "article.txt"
+    return cleaned[:120]
+
+
+def _free_path(folder: Path, name: str, data: bytes) -> Path:
+    """The same name with the same content is an update; another content gets a new name."""
+    target = folder / name
+    number = 2
+    while target.exists() and target.read_bytes() != data:
+        target = folder / f"{Path(name).stem}-{number}{Path(name).suffix}"
+        number += 1
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python app.py", description="Ask the news: the chat.")
+    parser.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"), help="bind address (RAG_HOST)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")), help="port (RAG_PORT)")
+    parser.add_argument("--corpus", default=default_corpus(), help="article folder (RAG_CORPUS)")
+    parser.add_argument("--index", default=default_index(), help="index folder (RAG_INDEX)")
+    parser.add_argument("--model", default=None, help="GGUF model file (RAG_MODEL)")
+    parser.add_argument("--embedder", default=None, help="sentence-transformers model (RAG_EMBEDDER)")
+    parser.add_argument("--top-k", type=int, default=Settings().top_k, help="passages per answer (RAG_TOP_K)")
+    parser.add_argument("--share", action="store_true", help="also publish a public gradio.live link (off by default)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.embedder:
+        os.environ["RAG_EMBEDDER"] = args.embedder
+    Path(args.corpus).mkdir(parents=True, exist_ok=True) if not Path(args.corpus).exists() else None
+    try:
+        chat = NewsChat(AppConfig(Path(args.corpus), Path(args.index), args.model, Settings(top_k=args.top_k)))
+        log.info("loading the model %s", model_setting(args.model))
+        chat.pipeline.model  # noqa: B018 - load (and on first run assemble) the model before serving
+    except (CorpusError, ValueError, ModelError, IndexMissingError) as error:
+        print(f"error: {error}")
+        return 2
+    log.info("embedder %s; serving on http://%s:%d", embedder_name(), args.host, args.port)
+    demo = chat.build_ui()
+    demo.queue(default_concurrency_limit=1)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, head=HEAD)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

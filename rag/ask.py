@@ -1,0 +1,89 @@
+"""`python -m rag.ask "QUESTION"`: a cited answer in the terminal, or as JSON for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rag.config import default_index
+from rag.embedding import ModelError
+from rag.index_store import IndexMissingError
+from rag.pipeline import Done, Pipeline, QuestionError, Settings, Token
+from rag.retrieve import Filters
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by ask, evaluate and bench, so each can reproduce the others' runs."""
+    parser.add_argument("--index", default=default_index(), help="index folder (RAG_INDEX; default: %(default)s)")
+    parser.add_argument("--model", default=None, help="path to a GGUF model file (RAG_MODEL)")
+    defaults = Settings()
+    parser.add_argument("--top-k", type=int, default=defaults.top_k, help="passages to retrieve (RAG_TOP_K)")
+    parser.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], default=defaults.retrieval)
+    parser.add_argument("--full-passages", action="store_true", help="show the model whole chunks, not best sentences")
+    parser.add_argument("--no-check", action="store_true", help="keep the model's citations unchecked")
+    parser.add_argument("--min-relevance", type=float, default=defaults.min_relevance)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(
+        top_k=args.top_k,
+        retrieval=args.retrieval,
+        focused=not args.full_passages,
+        check=not args.no_check,
+        abstain_unsupported=not args.no_check,
+        min_relevance=args.min_relevance,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag.ask", description=__doc__)
+    parser.add_argument("question")
+    parser.add_argument("--json", action="store_true", help="print the answer and citations as JSON")
+    parser.add_argument("--source", action="append", default=[], help="only this outlet (repeatable)")
+    parser.add_argument("--from", dest="date_from", help="only articles published on or after YYYY-MM-DD")
+    parser.add_argument("--to", dest="date_to", help="only articles published on or before YYYY-MM-DD")
+    add_pipeline_arguments(parser)
+    args = parser.parse_args(argv)
+    filters = Filters(tuple(args.source), args.date_from, args.date_to)
+    try:
+        pipeline = Pipeline(args.index, model=args.model, settings=settings_from(args))
+        answer = None
+        for event in pipeline.stream(args.question, filters=filters):
+            if isinstance(event, Token) and not args.json:
+                print(event.text, end="", flush=True, file=sys.stderr)
+            elif isinstance(event, Done):
+                answer = event.answer
+    except (QuestionError, IndexMissingError, ModelError) as error:
+        if args.json:
+            print(json.dumps({"error": str(error)}))
+        else:
+            print(f"error: {error}", file=sys.stderr)
+        return 2
+    assert answer is not None
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
+        return 0
+    print(file=sys.stderr)
+    print(answer.text)
+    for sentence in answer.sentences:
+        if not sentence.supported:
+            print(f"  (unsupported: {sentence.text} - {sentence.reason})")
+    shown = answer.citations if not answer.abstained else []
+    if shown:
+        print("\nSources:")
+    for c in shown:
+        chunk = c.evidence.chunk
+        print(
+            f"[{c.marker}] {chunk.title} - {chunk.source or 'unknown outlet'}, {chunk.published or 'undated'}"
+            f' ({chunk.article_id})\n    "{c.quote}"'
+        )
+    if answer.abstained and answer.evidence:
+        print("\nClosest passages:")
+        for e in answer.evidence:
+            print(f"[{e.number}] {e.chunk.title} ({e.chunk.article_id}): {e.text[:300]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""`python -m rag.build_index`: bring the index in line with the corpus folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rag.articles import CorpusError
+from rag.chunking import ChunkingParams
+from rag.config import default_corpus, default_index
+from rag.embedding import ModelError
+from rag.index_store import build_index
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag.build_index", description=__doc__)
+    parser.add_argument("--corpus", default=default_corpus(), help="folder of articles (default: %(default)s)")
+    parser.add_argument("--index", default=default_index(), help="index folder (default: %(default)s)")
+    parser.add_argument("--embedder", default=None, help="sentence-transformers model path or name (RAG_EMBEDDER)")
+    parser.add_argument("--sentences-per-chunk", type=int, default=ChunkingParams.sentences_per_chunk)
+    parser.add_argument("--overlap", type=int, default=ChunkingParams.overlap)
+    parser.add_argument(
+        "--plain-chunks", action="store_true", help="embed chunk text alone, without title and date in front"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    params = ChunkingParams(
+        sentences_per_chunk=args.sentences_per_chunk, overlap=args.overlap, contextual=not args.plain_chunks
+    )
+    try:
+        report = build_index(
+            args.corpus, args.index, embedder=args.embedder, params=params, show_progress=not args.quiet
+        )
+    except (CorpusError, ModelError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the previous index is left as it was", file=sys.stderr)
+        return 130
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

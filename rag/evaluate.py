@@ -1,0 +1,155 @@
+"""`python -m rag.evaluate`: run a Q&A set through the real pipeline and print its metrics.
+
+Every question goes through `Pipeline.stream`, exactly as in the chat. A fixed third of each set
+(by hash of the question id) is held out: report it, but never tune on it (`--split dev` for tuning).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rag.ask import add_pipeline_arguments, settings_from
+from rag.embedding import ModelError
+from rag.index_store import IndexMissingError, build_index
+from rag.metrics import contains_answer, hit_rank, is_held_out, summarize, token_f1
+from rag.pipeline import Done, Pipeline
+
+RETRIEVAL_DEPTH = 10
+
+
+def load_qa(path: Path | str) -> list[dict]:
+    items = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            missing = {"id", "question", "answers", "doc", "unanswerable"} - set(item)
+            if missing:
+                raise ValueError(f"{path}:{number}: missing keys {sorted(missing)}")
+            items.append(item)
+    return items
+
+
+def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True) -> dict:
+    question, answers, doc = item["question"], item["answers"], item["doc"]
+    ranked = pipeline.retriever.search(question, k=max(RETRIEVAL_DEPTH, pipeline.settings.top_k))
+    rank = hit_rank([(p.chunk.article_id, p.chunk.text) for p in ranked], doc, answers)
+    record = {
+        "id": item["id"],
+        "split": "heldout" if is_held_out(item["id"]) else "dev",
+        "question": question,
+        "unanswerable": bool(item["unanswerable"]),
+        "hit_rank": rank,
+        "answer": "",
+        "abstained": True,
+        "correct": False,
+        "f1": 0.0,
+        "citations": [],
+        "cited_answer": False,
+        "sentences": [],
+        "first_token_s": 0.0,
+        "total_s": 0.0,
+    }
+    if not generate:
+        return record
+    answer = None
+    for event in pipeline.stream(question):
+        if isinstance(event, Done):
+            answer = event.answer
+    assert answer is not None
+    correct = not answer.abstained and contains_answer(answer.text, answers)
+    record.update(
+        answer=answer.text,
+        raw=answer.raw,
+        abstained=answer.abstained,
+        correct=correct,
+        f1=0.0 if answer.abstained else token_f1(answer.text, answers),
+        citations=[
+            {"marker": c.marker, "article_id": c.evidence.chunk.article_id, "gold": c.evidence.chunk.article_id == doc}
+            for c in answer.citations
+        ],
+        cited_answer=any(contains_answer(c.evidence.text, answers) for c in answer.citations),
+        sentences=[{"text": s.text, "supported": s.supported} for s in answer.sentences],
+        first_token_s=round(answer.timings.get("first_token_s", 0.0), 3),
+        total_s=round(answer.timings.get("total_s", 0.0), 3),
+    )
+    return record
+
+
+def format_table(columns: dict[str, dict]) -> str:
+    rows = [
+        ("questions", lambda m: f"{m['n']}"),
+        ("retrieval hit@1", lambda m: f"{m['retrieval']['hit@1']:.2f}"),
+        ("retrieval hit@5", lambda m: f"{m['retrieval']['hit@5']:.2f}"),
+        ("retrieval MRR", lambda m: f"{m['retrieval']['mrr']:.2f}"),
+        ("answer accuracy", lambda m: f"{m['answer']['accuracy']:.2f}"),
+        ("answer F1", lambda m: f"{m['answer']['f1']:.2f}"),
+        ("citation precision", lambda m: f"{m['citations']['precision']:.2f}"),
+        ("answer support", lambda m: f"{m['citations']['answer_support']:.2f}"),
+        ("supported sentences", lambda m: f"{m['citations']['supported_rate']:.2f}"),
+        ("abstention accuracy", lambda m: f"{m['abstention']['accuracy']:.2f}"),
+        ("false abstention", lambda m: f"{m['abstention']['false_rate']:.2f}"),
+        ("first token p50 (s)", lambda m: f"{m['latency_s']['first_token_p50']:.2f}"),
+        ("answer time p50 (s)", lambda m: f"{m['latency_s']['total_p50']:.2f}"),
+        ("answer time p95 (s)", lambda m: f"{m['latency_s']['total_p95']:.2f}"),
+    ]
+    names = list(columns)
+    lines = ["| metric | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
+    for label, cell in rows:
+        lines.append(f"| {label} | " + " | ".join(cell(columns[n]) for n in names) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag.evaluate", description=__doc__)
+    parser.add_argument("--qa", default="eval/qa.jsonl", help="Q&A set, one JSON object a line")
+    parser.add_argument("--corpus", help="build (or reuse, if up to date) an index of this folder first")
+    parser.add_argument("--out", help="write the metrics and per-question records as JSON here")
+    parser.add_argument("--limit", type=int, help="only the first N questions")
+    parser.add_argument(
+        "--split",
+        choices=["all", "dev", "heldout"],
+        default="all",
+        help="dev = the part you may tune on; heldout = the third checked only at the end",
+    )
+    parser.add_argument("--retrieval-only", action="store_true", help="skip generation (retrieval metrics only)")
+    add_pipeline_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        items = load_qa(args.qa)
+        if args.split != "all":
+            items = [i for i in items if is_held_out(i["id"]) == (args.split == "heldout")]
+        items = items[: args.limit] if args.limit else items
+        if args.corpus:
+            report = build_index(args.corpus, args.index, show_progress=True, log=lambda m: print(m, file=sys.stderr))
+            print(report.summary().splitlines()[0], file=sys.stderr)
+        pipeline = Pipeline(args.index, model=args.model, settings=settings_from(args))
+        records = [
+            evaluate_one(pipeline, item, generate=not args.retrieval_only)
+            for item in tqdm(items, desc="questions", unit="q", file=sys.stderr)
+        ]
+    except (IndexMissingError, ModelError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    metrics = summarize(records)
+    columns = {"all": metrics}
+    dev = [r for r in records if r["split"] == "dev"]
+    held = [r for r in records if r["split"] == "heldout"]
+    if dev and held:
+        columns["dev"] = summarize(dev)
+        columns["held-out"] = summarize(held)
+    print(format_table(columns))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({**metrics, "per_question": records}, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""Stage 4: the on-disk index (FAISS vectors + chunk store + manifest), built incrementally and atomically.
+
+Layout of an index folder:
+    current -> gen-<time>-<pid>/   a symlink, replaced atomically when a build finishes
+    gen-.../manifest.json          format, embedder, chunking, one content hash per article
+    gen-.../chunks.jsonl           one Chunk per line, in FAISS row order
+    gen-.../vectors.faiss          normalized embeddings in an inner-product index
+A build writes a new generation beside the old one and only then swaps `current`, so a crash or
+Ctrl-C during a build leaves the previous index intact and loadable.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from rag.articles import Article, Skipped, load_corpus
+from rag.chunking import Chunk, ChunkingParams, chunk_article, text_for_embedding
+from rag.embedding import Embedder, embedder_name, get_embedder
+
+FORMAT_VERSION = 2
+CURRENT = "current"
+
+
+class IndexMissingError(Exception):
+    """No usable index at the given folder; the message says which command builds one."""
+
+
+def build_command(index_dir: Path | str, corpus_dir: Path | str | None = None) -> str:
+    corpus = f" --corpus {corpus_dir}" if corpus_dir else ""
+    return f"python -m rag.build_index{corpus} --index {index_dir}"
+
+
+@dataclass
+class Index:
+    """A loaded index generation: what retrieval reads."""
+
+    path: Path
+    manifest: dict
+    chunks: list[Chunk]
+    vectors: faiss.Index
+
+    @property
+    def params(self) -> ChunkingParams:
+        return ChunkingParams(**self.manifest["chunking"])
+
+    @property
+    def embedder(self) -> str:
+        return self.manifest["embedder"]["name"]
+
+    @property
+    def article_count(self) -> int:
+        return len(self.manifest["articles"])
+
+
+def load_index(index_dir: Path | str) -> Index:
+    index_dir = Path(index_dir)
+    generation = index_dir / CURRENT
+    if not generation.exists():
+        raise IndexMissingError(f"no index at {index_dir}: build it with `{build_command(index_dir)}`")
+    try:
+        manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"format version {manifest.get('format_version')}, expected {FORMAT_VERSION}")
+        with open(generation / "chunks.jsonl", encoding="utf-8") as handle:
+            chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+        vectors = faiss.read_index(str(generation / "vectors.faiss"))
+        if vectors.ntotal != len(chunks):
+            raise ValueError(f"{vectors.ntotal} vectors for {len(chunks)} chunks")
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+        raise IndexMissingError(
+            f"the index at {index_dir} is unreadable ({error}): rebuild it with `{build_command(index_dir)}`"
+        ) from error
+    return Index(generation.resolve(), manifest, chunks, vectors)
+
+
+@dataclass
+class BuildReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)
+    chunks: int = 0
+    embedded_chunks: int = 0
+    seconds: float = 0.0
+    full_rebuild_reason: str | None = None
+    wrote: bool = False
+
+    def summary(self) -> str:
+        lines = [
+            f"articles: {len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped, "
+            f"{len(self.duplicates)} duplicates",
+            f"chunks: {self.chunks} in the index, {self.embedded_chunks} embedded now",
+            f"seconds: {self.seconds:.2f}",
+        ]
+        if self.full_rebuild_reason:
+            lines.insert(0, f"full rebuild: {self.full_rebuild_reason}")
+        for item in self.skipped:
+            lines.append(f"skipped {item.path}: {item.reason}")
+        for duplicate, kept in self.duplicates.items():
+            lines.append(f"duplicate {duplicate}: same text as {kept}, indexed once")
+        if not self.wrote:
+            lines.append("index unchanged: nothing to write")
+        return "\n".join(lines)
+
+
+@contextmanager
+def _build_lock(index_dir: Path):
+    """One build at a time per index folder (the CLI and the app may both build)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _previous(index_dir: Path) -> Index | None:
+    try:
+        return load_index(index_dir)
+    except IndexMissingError:
+        return None
+
+
+def _incompatibility(previous: Index, embedder: str, params: ChunkingParams) -> str | None:
+    if previous.manifest["embedder"]["name"] != embedder:
+        return f"embedder changed from {previous.manifest['embedder']['name']!r} to {embedder!r}"
+    if previous.manifest["chunking"] != params.as_dict():
+        return f"chunking changed from {previous.manifest['chunking']} to {params.as_dict()}"
+    return None
+
+
+def _article_meta(article: Article, chunk_count: int) -> dict:
+    return {
+        "hash": article.file_hash,
+        "title": article.title,
+        "source": article.source,
+        "published": article.published,
+        "url": article.url,
+        "chunks": chunk_count,
+    }
+
+
+def _write_generation(index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndarray) -> Path:
+    generation = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns()}"
+    generation.mkdir()
+    faiss_index = faiss.IndexFlatIP(manifest["embedder"]["dimension"])
+    if len(vectors):
+        faiss_index.add(vectors)
+    faiss.write_index(faiss_index, str(generation / "vectors.faiss"))
+    with open(generation / "chunks.jsonl", "w", encoding="utf-8") as handle:
+        for chunk in chunks:
+            handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+    (generation / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+    for name in ("vectors.faiss", "chunks.jsonl", "manifest.json"):
+        with open(generation / name, "rb") as handle:
+            os.fsync(handle.fileno())
+    return generation
+
+
+def _swap_in(index_dir: Path, generation: Path) -> None:
+    link = index_dir / CURRENT
+    temporary = index_dir / f".{CURRENT}.{os.getpid()}"
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    temporary.symlink_to(generation.name)
+    os.replace(temporary, link)  # atomic on POSIX: readers see the old or the new index, never neither
+
+
+def _remove_stale_generations(index_dir: Path) -> None:
+    link = index_dir / CURRENT
+    active = os.readlink(link) if link.is_symlink() else None
+    for entry in index_dir.glob("gen-*"):
+        if entry.name != active:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def build_index(
+    corpus_dir: Path | str,
+    index_dir: Path | str,
+    embedder: str | None = None,
+    params: ChunkingParams | None = None,
+    show_progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+    log: Callable[[str], None] = print,
+) -> BuildReport:
+    """Bring the index in line with the corpus, embedding only added or changed articles."""
+    started = time.perf_counter()
+    corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    params = params or ChunkingParams()
+    name = embedder_name(embedder)
+    corpus = load_corpus(corpus_dir)
+    report = BuildReport(skipped=corpus.skipped, duplicates=corpus.duplicates)
+    if not corpus.articles:
+        raise ValueError(
+            f"no readable articles in {corpus_dir}"
+            + (f" ({len(corpus.skipped)} files skipped)" if corpus.skipped else " (the folder is empty)")
+            + "; the existing index, if any, is left as it was"
+        )
+    with _build_lock(index_dir):
+        _remove_stale_generations(index_dir)
+        previous = _previous(index_dir)
+        if previous is not None:
+            report.full_rebuild_reason = _incompatibility(previous, name, params)
+            if report.full_rebuild_reason:
+                log(f"full rebuild: {report.full_rebuild_reason}")
+                previous = None
+        old_articles = previous.manifest["articles"] if previous else {}
+        current_ids = {a.article_id for a in corpus.articles}
+        report.removed = sorted(set(old_articles) - current_ids)
+        to_embed: list[Article] = []
+        for article in corpus.articles:
+            old = old_articles.get(article.article_id)
+            if old is None:
+                report.added.append(article.article_id)
+                to_embed.append(article)
+            elif old["hash"] != article.file_hash:
+                report.updated.append(article.article_id)
+                to_embed.append(article)
+            else:
+                report.unchanged.append(article.article_id)
+
+        if previous is not None and not to_embed and not report.removed:
+            report.chunks = len(previous.chunks)
+            report.seconds = time.perf_counter() - started
+            return report  # nothing changed: the embedder is not even loaded
+
+        model: Embedder = get_embedder(name)
+        kept_chunks: list[Chunk] = []
+        kept_vectors = np.zeros((0, model.dimension), dtype=np.float32)
+        if previous is not None:
+            old_vectors = previous.vectors.reconstruct_n(0, previous.vectors.ntotal)
+            keep_ids = set(report.unchanged)
+            rows = [i for i, c in enumerate(previous.chunks) if c.article_id in keep_ids]
+            kept_chunks = [previous.chunks[i] for i in rows]
+            kept_vectors = np.asarray(old_vectors[rows], dtype=np.float32).reshape(-1, model.dimension)
+
+        new_chunks = [chunk for article in to_embed for chunk in chunk_article(article, params)]
+        new_vectors = _embed(model, new_chunks, params, show_progress, on_progress)
+        report.embedded_chunks = len(new_chunks)
+
+        # Keep the corpus order so the chunk store is stable across builds.
+        order = {a.article_id: n for n, a in enumerate(corpus.articles)}
+        chunks = kept_chunks + new_chunks
+        vectors = np.vstack([kept_vectors, new_vectors]) if len(chunks) else kept_vectors
+        permutation = sorted(range(len(chunks)), key=lambda i: (order[chunks[i].article_id], i))
+        chunks = [chunks[i] for i in permutation]
+        vectors = vectors[permutation] if len(chunks) else vectors
+        per_article: dict[str, int] = {}
+        for chunk in chunks:
+            per_article[chunk.article_id] = per_article.get(chunk.article_id, 0) + 1
+
+        report.chunks = len(chunks)
+        report.seconds = time.perf_counter() - started
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "embedder": {"name": name, "dimension": model.dimension},
+            "chunking": params.as_dict(),
+            "corpus": str(corpus_dir.resolve()),
+            "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "build_seconds": round(report.seconds, 2),
+            "articles": {a.article_id: _article_meta(a, per_article.get(a.article_id, 0)) for a in corpus.articles},
+            "duplicates": corpus.duplicates,
+            "skipped": {s.path: s.reason for s in corpus.skipped},
+        }
+        generation = _write_generation(index_dir, manifest, chunks, vectors)
+        _swap_in(index_dir, generation)
+        _remove_stale_generations(index_dir)
+        report.wrote = True
+    return report
+
+
+def _embed(
+    model: Embedder,
+    chunks: list[Chunk],
+    params: ChunkingParams,
+    show_progress: bool,
+    on_progress: Callable[[int, int], None] | None,
+) -> np.ndarray:
+    from tqdm import tqdm
+
+    texts = [text_for_embedding(chunk, params) for chunk in chunks]
+    parts: list[np.ndarray] = [np.zeros((0, model.dimension), dtype=np.float32)]
+    batch = 64
+    with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show_progress) as bar:
+        for offset in range(0, len(texts), batch):
+            parts.append(model.encode(texts[offset : offset + batch]))
+            bar.update(len(texts[offset : offset + batch]))
+            if on_progress:
+                on_progress(min(offset + batch, len(texts)), len(texts))
+    return np.vstack(parts)

@@ -1,0 +1,227 @@
+"""Where a question becomes a cited answer: retrieve -> focus -> generate -> check citations.
+
+`Pipeline.stream` yields the evidence as soon as retrieval is done, then the model's tokens, then the
+checked answer; `Pipeline.answer` is the same without streaming. The chat, `rag.ask` and
+`rag.evaluate` all go through here, so what is measured is what users get.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.cite import CheckedSentence, Citation, check_answer
+from rag.config import default_top_k
+from rag.generate import Evidence, condense_question, fit_to_context, focus, is_not_found, stream_answer
+from rag.index_store import Index, load_index
+from rag.llm import LocalModel, get_model
+from rag.retrieve import Filters, Retriever
+
+MAX_QUESTION_CHARS = 1000
+ANSWER_TOKENS = 120
+ABSTAIN_TEXT = "The articles in the corpus do not answer this question."
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as it is; the message tells the user why."""
+
+
+@dataclass
+class Answer:
+    question: str
+    searched: str  # the standalone question used for retrieval (differs for follow-ups)
+    text: str
+    abstained: bool
+    evidence: list[Evidence] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    sentences: list[CheckedSentence] = field(default_factory=list)
+    raw: str = ""  # what the model wrote, before checking
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def supported_rate(self) -> float | None:
+        return sum(s.supported for s in self.sentences) / len(self.sentences) if self.sentences else None
+
+    def to_json(self) -> dict:
+        return {
+            "answer": self.text,
+            "citations": [
+                {
+                    "marker": c.marker,
+                    "article_id": c.evidence.chunk.article_id,
+                    "title": c.evidence.chunk.title,
+                    "source": c.evidence.chunk.source,
+                    "published": c.evidence.chunk.published,
+                    "quote": c.quote,
+                    "passage": c.evidence.text,
+                }
+                for c in self.citations
+            ],
+            "abstained": self.abstained,
+            "sentences": [{"text": s.text, "supported": s.supported} for s in self.sentences],
+            "searched": self.searched,
+            "closest_passages": [
+                {
+                    "marker": e.number,
+                    "article_id": e.chunk.article_id,
+                    "title": e.chunk.title,
+                    "source": e.chunk.source,
+                    "published": e.chunk.published,
+                    "passage": e.text,
+                }
+                for e in self.evidence
+            ],
+        }
+
+
+@dataclass
+class Retrieved:
+    searched: str
+    evidence: list[Evidence]
+
+
+@dataclass
+class Token:
+    text: str
+
+
+@dataclass
+class Done:
+    answer: Answer
+
+
+def validate_question(question: str) -> str:
+    question = " ".join((question or "").split())
+    if not question:
+        raise QuestionError("Please type a question about the articles.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"The question is {len(question):,} characters long; please ask in at most "
+            f"{MAX_QUESTION_CHARS:,} characters (one or two sentences work best)."
+        )
+    return question
+
+
+@dataclass
+class Settings:
+    top_k: int = field(default_factory=default_top_k)
+    retrieval: str = "hybrid"  # hybrid | dense | bm25
+    focused: bool = True  # narrow passages to their best sentences
+    window: int = 1  # neighbours kept on each side of the best sentence
+    check: bool = True  # verify and repair citations
+    min_relevance: float = 0.15  # below this best sentence similarity, abstain without asking the model
+    abstain_unsupported: bool = True  # an answer no passage supports becomes an abstention
+
+
+class Pipeline:
+    def __init__(
+        self,
+        index_dir: Path | str,
+        model: str | None = None,
+        settings: Settings | None = None,
+        local_model: LocalModel | None = None,
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.settings = settings or Settings()
+        self.model_name = model
+        self._model = local_model
+        self.index: Index = load_index(self.index_dir)
+        self.retriever = Retriever(self.index, mode=self.settings.retrieval)
+
+    @property
+    def model(self) -> LocalModel:
+        if self._model is None:
+            self._model = get_model(self.model_name)
+        return self._model
+
+    def reload(self) -> None:
+        """Pick up a rebuilt index (after articles were added)."""
+        self.index = load_index(self.index_dir)
+        self.retriever = Retriever(self.index, embedder=self.retriever.embedder, mode=self.settings.retrieval)
+
+    def retrieve(self, question: str, filters: Filters | None = None) -> list[Evidence]:
+        passages = self.retriever.search(question, k=self.settings.top_k, filters=filters)
+        return focus(
+            passages, question, self.retriever.embedder, window=self.settings.window, full=not self.settings.focused
+        )
+
+    def stream(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        history: list[tuple[str, str]] | None = None,
+    ) -> Iterator[Retrieved | Token | Done]:
+        """Events: Retrieved (evidence, before generation), Token (streamed text), Done (checked answer).
+
+        `history` holds earlier (question, answer) pairs; a follow-up is rewritten into a standalone
+        question before retrieval, and that question is what the model answers.
+        """
+        started = time.perf_counter()
+        question = validate_question(question)
+        searched = condense_question(self.model, history, question) if history else question
+        evidence = self.retrieve(searched, filters)
+        speakers = self.retriever.speakers_in(searched)
+        timings = {"retrieval_s": time.perf_counter() - started}
+        yield Retrieved(searched, evidence)
+
+        answer = Answer(question=question, searched=searched, text=ABSTAIN_TEXT, abstained=True, evidence=evidence)
+        best = max((e.relevance for e in evidence), default=0.0)
+        if best >= self.settings.min_relevance:
+            budget = self.model.context_tokens - ANSWER_TOKENS - 64
+            evidence = fit_to_context(searched, evidence, self.model.count_tokens, budget, speakers)
+            pieces: list[str] = []
+            for piece in stream_answer(self.model, searched, evidence, speakers, max_tokens=ANSWER_TOKENS):
+                if not pieces:
+                    timings["first_token_s"] = time.perf_counter() - started
+                pieces.append(piece)
+                yield Token(piece)
+            answer.raw = "".join(pieces).strip()
+            self._finish(answer, evidence)
+        timings.setdefault("first_token_s", time.perf_counter() - started)
+        timings["total_s"] = time.perf_counter() - started
+        answer.timings = timings
+        yield Done(answer)
+
+    def _finish(self, answer: Answer, evidence: list[Evidence]) -> None:
+        if not answer.raw or is_not_found(answer.raw):
+            return
+        if not self.settings.check:
+            answer.text, answer.abstained = answer.raw, False
+            from rag.cite import markers_of
+
+            numbers = {e.number: e for e in evidence}
+            answer.citations = [
+                Citation(n, numbers[n], numbers[n].text, numbers[n].start, numbers[n].end)
+                for n in markers_of(answer.raw)
+                if n in numbers
+            ]
+            return
+        checked = check_answer(answer.raw, evidence)
+        if not checked.sentences:
+            return
+        if self.settings.abstain_unsupported and not any(s.supported for s in checked.sentences):
+            return
+        answer.text = checked.text
+        answer.sentences = checked.sentences
+        answer.citations = checked.citations
+        answer.abstained = False
+
+    def answer(
+        self, question: str, filters: Filters | None = None, history: list[tuple[str, str]] | None = None
+    ) -> Answer:
+        for event in self.stream(question, filters, history):
+            if isinstance(event, Done):
+                return event.answer
+        raise RuntimeError("the pipeline ended without an answer")
+
+
+def highlight_offsets(citation: Citation) -> tuple[int, int]:
+    """Offsets of the supporting sentence inside the shown passage text."""
+    return citation.quote_start - citation.evidence.start, citation.quote_end - citation.evidence.start
+
+
+def plain_text(answer_text: str) -> str:
+    return re.sub(r"\s+", " ", answer_text).strip()

@@ -1,0 +1,91 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.articles import CorpusError, load_corpus, normalize_date, parse_file
+
+SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_34dd6e6ea37e3941.txt"
+
+
+def test_seed_format_gives_title_date_outlet_and_body():
+    [article] = parse_file("000_34dd6e6ea37e3941.txt", SEED.read_bytes())
+    assert article.title == "Putin rejects US deal on Ukraine as NATO minister meet"
+    assert article.published == "2025-12-03 20:32"
+    assert article.source == "TVB News"
+    assert article.text.startswith("NATO foreign ministers are meeting in Brussels")
+    assert "發佈日期" not in article.text
+
+
+def test_plain_title_blank_body_format_has_no_date_or_outlet():
+    data = b"Ad sales boost Time Warner profit\n\nQuarterly profits at US media giant TimeWarner jumped 76%.\n"
+    [article] = parse_file("bbc/business/001.txt", data)
+    assert article.title == "Ad sales boost Time Warner profit"
+    assert article.source is None and article.published is None
+    assert article.text == "Quarterly profits at US media giant TimeWarner jumped 76%."
+
+
+def test_latin1_file_is_decoded_not_skipped():
+    data = "Café owner wins\n\nThe café in Zürich said profits rose to £5m.".encode("latin-1")
+    [article] = parse_file("sport/199.txt", data)
+    assert "Zürich" in article.text and article.title == "Café owner wins"
+
+
+def test_markdown_front_matter_and_json_records():
+    md = b"---\ntitle: Rates held\ndate: 2024-05-02\nsource: Example Times\n---\nThe bank held rates at 5%.\n"
+    [article] = parse_file("a.md", md)
+    assert (article.title, article.published, article.source) == ("Rates held", "2024-05-02", "Example Times")
+    assert article.text == "The bank held rates at 5%."
+    record = {"title": "T", "body": "Body text here.", "published": "2024-01-31T10:00:00Z", "source": "S", "url": "u"}
+    [article] = parse_file("b.json", json.dumps(record).encode())
+    assert (article.title, article.text, article.published, article.source) == (
+        "T",
+        "Body text here.",
+        "2024-01-31 10:00",
+        "S",
+    )
+    lines = "\n".join(json.dumps({"title": f"T{i}", "text": f"Text {i}."}) for i in range(3)).encode()
+    articles = parse_file("dump.jsonl", lines)
+    assert [a.article_id for a in articles] == ["dump.jsonl#1", "dump.jsonl#2", "dump.jsonl#3"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("empty.txt", b"", "empty"),
+        ("blank.txt", b"   \n\n", "empty"),
+        ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR" + bytes(range(256)), "binary"),
+        ("bad.json", b"{not json", "invalid JSON"),
+        ("title_only.txt", b"Just a title\n", "no body"),
+    ],
+)
+def test_unreadable_files_are_skipped_with_a_reason(name, data, reason):
+    [skipped] = parse_file(name, data)
+    assert reason in skipped.reason
+
+
+def test_corpus_ids_recursion_symlinks_duplicates_and_skips(tmp_path):
+    real = tmp_path / "elsewhere" / "business"
+    real.mkdir(parents=True)
+    (real / "010.txt").write_text("Title A\n\nBody of article A.")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "bbc").symlink_to(tmp_path / "elsewhere")
+    (corpus / "one.txt").write_text("Title B\n\nBody of article B.")
+    (corpus / "copy.txt").write_text("Other title\n\nBody of  article B.")  # same body, other name
+    (corpus / "broken.txt").write_bytes(b"\x00\x01\x02")
+    result = load_corpus(corpus)
+    assert [a.article_id for a in result.articles] == ["bbc/business/010.txt", "copy.txt"]
+    assert result.duplicates == {"one.txt": "copy.txt"}
+    assert [(s.path, s.reason) for s in result.skipped] == [("broken.txt", "binary file, not text")]
+
+
+def test_missing_corpus_is_a_clear_error(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "nope")
+
+
+def test_normalize_date():
+    assert normalize_date("2025-12-03 20:32") == "2025-12-03 20:32"
+    assert normalize_date("2025/1/3") == "2025-01-03"
+    assert normalize_date("yesterday") is None

@@ -1,0 +1,67 @@
+from helpers import make_evidence
+
+from rag.cite import check_answer, names_in, numbers_in, split_answer, support
+
+USHAKOV = make_evidence(
+    1,
+    'Yuri Ushakov saying talks were "very useful. Lasting not for five minutes, but five hours." '
+    'But Ushakov said "So far, compromise hasn\'t been found. The US proposals seem more or less acceptable."',
+)
+ENERGY = make_evidence(
+    2,
+    "Ursula von der Leyen says Europe is moving away from Russian energy. "
+    '"Coal imports are down from 51 percent at the beginning of the war to now zero."',
+    article_id="b.txt",
+)
+
+
+def test_verbatim_quote_is_supported_and_paraphrased_quote_is_not():
+    ok, _, _ = support('Ushakov said "So far, compromise hasn\'t been found" [1].', USHAKOV)
+    assert ok
+    ok, _, reason = support('Ushakov said "a compromise was found at last" [1].', USHAKOV)
+    assert not ok and "quote not in passage" in reason
+
+
+def test_number_words_equal_digits_and_percent_forms():
+    assert numbers_in("five hours") == numbers_in("5 hours") == {"5"}
+    assert support("The talks lasted 5 hours [1].", USHAKOV)[0]
+    assert support("Coal imports fell from 51% to zero [2].", ENERGY)[0]
+    ok, _, reason = support("The talks lasted 7 hours [1].", USHAKOV)
+    assert not ok and "7" in reason
+
+
+def test_names_must_appear_in_the_passage():
+    assert "zelenskyy" in names_in("Ushakov met Zelenskyy in Kyiv.")
+    ok, _, reason = support("Zelenskyy said compromise had not been found [1].", USHAKOV)
+    assert not ok and "zelenskyy" in reason
+
+
+def test_wrong_marker_is_moved_to_the_supporting_passage():
+    checked = check_answer("Coal imports fell from 51 percent to zero [1].", [USHAKOV, ENERGY])
+    [sentence] = checked.sentences
+    assert sentence.markers == [2] and sentence.supported
+    assert checked.citations[0].quote.startswith('"Coal imports are down from 51 percent')
+
+
+def test_missing_marker_is_added_and_unknown_marker_removed():
+    checked = check_answer('Ushakov said "So far, compromise hasn\'t been found." [7]', [USHAKOV, ENERGY])
+    [sentence] = checked.sentences
+    assert sentence.markers == [1] and "[7]" not in checked.text and "[1]" in checked.text
+    assert "compromise hasn't been found" in checked.citations[0].quote
+
+
+def test_unsupported_sentence_is_marked_with_a_reason():
+    checked = check_answer("Kushner praised the talks as productive [1].", [USHAKOV, ENERGY])
+    [sentence] = checked.sentences
+    assert not sentence.supported and sentence.reason
+
+
+def test_bare_marker_is_not_an_answer_sentence():
+    assert check_answer("[1]", [USHAKOV]).sentences == []
+
+
+def test_markers_after_the_full_stop_stay_with_their_sentence():
+    assert split_answer("The talks lasted five hours. [1] Coal imports fell. [2]") == [
+        "The talks lasted five hours. [1]",
+        "Coal imports fell. [2]",
+    ]

@@ -1,0 +1,65 @@
+import pytest
+
+from rag.metrics import contains_answer, hit_rank, normalize_answer, percentile, retrieval_scores, summarize, token_f1
+
+
+def test_squad_normalization():
+    assert normalize_answer("The  Kremlin's  adviser, Yuri!") == "kremlin s adviser yuri"
+    assert normalize_answer("An apple a day") == "apple day"
+
+
+def test_contains_answer_matches_whole_tokens_only():
+    assert contains_answer("The talks lasted five hours [1].", ["five hours"])
+    assert not contains_answer("It rose 150%", ["50%"])
+    assert not contains_answer("anything", [""])
+
+
+def test_token_f1_takes_the_best_answer():
+    assert token_f1("five hours", ["5 hours", "five hours"]) == 1.0
+    assert token_f1("the talks lasted five hours", ["five hours"]) == pytest.approx(2 * (2 / 4) * 1 / (2 / 4 + 1))
+    assert token_f1("nothing", ["five hours"]) == 0.0
+
+
+def test_hit_rank_needs_gold_doc_and_answer_in_passage():
+    passages = [("a.txt", "no answer here"), ("b.txt", "five hours"), ("a.txt", "it lasted five hours")]
+    assert hit_rank(passages, "a.txt", ["five hours"]) == 3
+    assert hit_rank(passages, "c.txt", ["five hours"]) is None
+
+
+def test_retrieval_scores_and_percentile():
+    scores = retrieval_scores([1, 2, None, 6])
+    assert scores == {"hit@1": 0.25, "hit@5": 0.5, "mrr": pytest.approx((1 + 0.5 + 1 / 6) / 4)}
+    assert percentile([3.0, 1.0, 2.0, 4.0], 50) == 2.0
+    assert percentile([3.0, 1.0, 2.0, 4.0], 95) == 4.0
+
+
+def _record(**kw):
+    base = dict(
+        unanswerable=False,
+        hit_rank=1,
+        correct=True,
+        f1=1.0,
+        abstained=False,
+        citations=[],
+        cited_answer=True,
+        sentences=[],
+        first_token_s=1.0,
+        total_s=2.0,
+    )
+    base.update(kw)
+    return base
+
+
+def test_summarize_on_hand_made_records():
+    records = [
+        _record(citations=[{"gold": True}, {"gold": False}], sentences=[{"supported": True}]),
+        _record(correct=False, f1=0.5, abstained=True, cited_answer=False, hit_rank=None),
+        _record(unanswerable=True, abstained=True, correct=False, f1=0.0, hit_rank=None),
+        _record(unanswerable=True, abstained=False, correct=False, sentences=[{"supported": False}]),
+    ]
+    m = summarize(records)
+    assert m["n"] == 4
+    assert m["retrieval"]["hit@1"] == 0.5
+    assert m["answer"] == {"accuracy": 0.5, "f1": 0.75}
+    assert m["citations"] == {"precision": 0.5, "answer_support": 1.0, "supported_rate": 0.5}
+    assert m["abstention"] == {"accuracy": 0.5, "false_rate": 0.5}

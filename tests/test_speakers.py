@@ -1,0 +1,41 @@
+from rag.chunking import split_sentences
+from rag.speakers import extract_quotes
+
+
+def quotes_of(text):
+    return [(q.speaker, q.text) for q in extract_quotes(text, split_sentences(text))]
+
+
+def test_seed_style_attribution_across_neighbouring_sentences():
+    text = (
+        "Putin's foreign policy advisor emerged to tell the press that nothing really had changed. "
+        'Yuri Ushakov saying talks were "very useful, constructive and substantive." '
+        'Plenty of time for what he called "joint efforts aimed at achieving long-term peace." '
+        "But Ushakov said \"So far, compromise hasn't been found. Some of the wording doesn't suit us.\""
+    )
+    found = quotes_of(text)
+    assert found[0] == ("Yuri Ushakov", "very useful, constructive and substantive.")
+    assert found[1][0] == "Yuri Ushakov"  # "he called" points back at the last speaker
+    assert found[2] == ("Yuri Ushakov", "So far, compromise hasn't been found. Some of the wording doesn't suit us.")
+
+
+def test_speaker_after_the_quote_and_said_name_order():
+    text = (
+        '"No going behind Ukraine\'s back", Zelenskyy said again. '
+        '"We expect growth to slow," said Mr Greenspan. '
+        'NATO Secretary-General Mark Rutte responded: "The peace talks are ongoing."'
+    )
+    assert [s for s, _ in quotes_of(text)] == ["Zelenskyy", "Greenspan", "Mark Rutte"]
+
+
+def test_quote_alone_in_its_sentence_takes_the_speaker_of_the_sentence_before():
+    text = (
+        "Ursula von der Leyen says Europe is moving away from Russian energy. "
+        '"Coal imports are down from 51 percent at the beginning of the war to now zero."'
+    )
+    assert quotes_of(text)[0][0] == "Ursula von der Leyen"
+
+
+def test_unattributed_quote_has_no_speaker():
+    text = 'The film was described as "a triumph of style over substance" in several reviews.'
+    assert quotes_of(text) == [(None, "a triumph of style over substance")]
