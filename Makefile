@@ -5,12 +5,20 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BBC ?= ../shared/corpora/bbc
 
+# llama.cpp built with -march=native uses this CPU's AMX/AVX-512 kernels, which crash here (segfault on the
+# first decode). Build for AVX2 instead: portable to any x86-64 laptop of the last decade.
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+endif
+
 .PHONY: install run test lint index eval eval-bbc corpus-bbc bench browsers clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 	$(VENV)/bin/pip install torch==2.13.0
+	# No wheel cache for llama-cpp-python: a cached wheel may hold a native build made without these flags.
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(VENV)/bin/pip install --no-cache-dir "llama-cpp-python==0.3.36"
 	$(VENV)/bin/pip install -e '.[dev]'
 	touch $(STAMP)
 
@@ -44,7 +52,8 @@ eval-bbc: install corpus-bbc
 	$(PY) -m rag.evaluate --qa eval/qa_bbc.jsonl --corpus corpora/news --index corpora/index-news --out reports/eval_bbc.json
 
 bench: install corpus-bbc
-	$(PY) -m rag.bench --corpus seeds --corpus corpora/news
+	$(PY) -m rag.bench --corpus seeds --qa eval/qa.jsonl --out reports/bench_seeds.json
+	$(PY) -m rag.bench --corpus corpora/news --qa eval/qa_bbc.jsonl --out reports/bench_news.json
 
 clean:
 	rm -rf index/current index/gen-* corpora reports

@@ -50,7 +50,8 @@ class Embedder:
                 f"cannot load embedder {self.name!r} ({hint}; offline, so only local paths or cached "
                 f"models work): {error}"
             ) from error
-        self.dimension = int(self.model.get_sentence_embedding_dimension() or len(self.encode(["x"])[0]))
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimension = int(getter() or len(self.encode(["x"])[0]))
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         vectors = self.model.encode(

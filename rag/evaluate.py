@@ -36,10 +36,16 @@ def load_qa(path: Path | str) -> list[dict]:
     return items
 
 
+def shown_text(chunk, text: str | None = None) -> str:
+    """A passage as the model sees it: title, outlet and date in front of the text."""
+    header = " ".join(x for x in (chunk.title, chunk.source, chunk.published) if x)
+    return f"{header}\n{chunk.text if text is None else text}"
+
+
 def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True) -> dict:
     question, answers, doc = item["question"], item["answers"], item["doc"]
     ranked = pipeline.retriever.search(question, k=max(RETRIEVAL_DEPTH, pipeline.settings.top_k))
-    rank = hit_rank([(p.chunk.article_id, p.chunk.text) for p in ranked], doc, answers)
+    rank = hit_rank([(p.chunk.article_id, shown_text(p.chunk)) for p in ranked], doc, answers)
     record = {
         "id": item["id"],
         "split": "heldout" if is_held_out(item["id"]) else "dev",
@@ -74,7 +80,9 @@ def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True) -> dict:
             {"marker": c.marker, "article_id": c.evidence.chunk.article_id, "gold": c.evidence.chunk.article_id == doc}
             for c in answer.citations
         ],
-        cited_answer=any(contains_answer(c.evidence.text, answers) for c in answer.citations),
+        cited_answer=any(
+            contains_answer(shown_text(c.evidence.chunk, c.evidence.text), answers) for c in answer.citations
+        ),
         sentences=[{"text": s.text, "supported": s.supported} for s in answer.sentences],
         first_token_s=round(answer.timings.get("first_token_s", 0.0), 3),
         total_s=round(answer.timings.get("total_s", 0.0), 3),

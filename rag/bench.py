@@ -1,0 +1,95 @@
+"""`python -m rag.bench --corpus DIR --qa FILE`: speed and memory of every stage on one corpus.
+
+Reports index build time and chunks per second (from scratch, into a temporary folder), the no-op
+rebuild time, retrieval latency, time to first token and total answer time (p50/p95), and the
+process's peak memory. Timings are measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rag.evaluate import load_qa
+from rag.index_store import build_index
+from rag.metrics import percentile
+from rag.pipeline import Done, Pipeline, Settings
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        memory = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    except OSError:
+        memory = 0.0
+    return f"{os.cpu_count()} cores, {cpu}, {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def run(corpus: str, qa: str, questions: int, model: str | None) -> dict:
+    items = [i for i in load_qa(qa)][:questions]
+    with tempfile.TemporaryDirectory() as folder:
+        index = Path(folder) / "index"
+        first = build_index(corpus, index, show_progress=False)
+        noop = build_index(corpus, index, show_progress=False)
+        pipeline = Pipeline(index, model=model, settings=Settings())
+        retrieval = []
+        for item in items:
+            started = time.perf_counter()
+            pipeline.retrieve(item["question"])
+            retrieval.append(time.perf_counter() - started)
+        pipeline.answer(items[0]["question"])  # warm-up: model load and prompt cache
+        first_token, total = [], []
+        for item in items:
+            for event in pipeline.stream(item["question"]):
+                if isinstance(event, Done):
+                    first_token.append(event.answer.timings["first_token_s"])
+                    total.append(event.answer.timings["total_s"])
+    return {
+        "corpus": corpus,
+        "articles": len(first.added),
+        "chunks": first.chunks,
+        "build_s": round(first.seconds, 2),
+        "chunks_per_s": round(first.chunks / first.seconds, 1) if first.seconds else 0.0,
+        "noop_rebuild_s": round(noop.seconds, 3),
+        "questions": len(items),
+        "retrieval_p50_s": round(percentile(retrieval, 50), 3),
+        "retrieval_p95_s": round(percentile(retrieval, 95), 3),
+        "first_token_p50_s": round(percentile(first_token, 50), 2),
+        "first_token_p95_s": round(percentile(first_token, 95), 2),
+        "answer_p50_s": round(percentile(total, 50), 2),
+        "answer_p95_s": round(percentile(total, 95), 2),
+        "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "machine": machine(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag.bench", description=__doc__)
+    parser.add_argument("--corpus", required=True, help="article folder to index from scratch")
+    parser.add_argument("--qa", required=True, help="Q&A set whose questions are asked")
+    parser.add_argument("--questions", type=int, default=20, help="questions to time (default %(default)s)")
+    parser.add_argument("--model", default=None, help="GGUF model file (RAG_MODEL)")
+    parser.add_argument("--out", help="also write the figures as JSON here")
+    args = parser.parse_args(argv)
+    figures = run(args.corpus, args.qa, args.questions, args.model)
+    for key, value in figures.items():
+        print(f"{key:>20}: {value}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(figures, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

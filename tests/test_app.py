@@ -1,0 +1,75 @@
+"""The chat's rendering and event logic, without a browser (tests/browser drives the real page)."""
+
+import html
+
+from helpers import make_evidence
+
+import app
+from rag.cite import check_answer
+from rag.pipeline import Answer
+
+
+def _answer(raw, evidence, question="q", searched=None):
+    checked = check_answer(raw, evidence)
+    return Answer(
+        question=question,
+        searched=searched or question,
+        text=checked.text,
+        abstained=False,
+        evidence=evidence,
+        citations=checked.citations,
+        sentences=checked.sentences,
+        raw=raw,
+    )
+
+
+def test_article_html_is_shown_as_text_never_as_markup():
+    evil = make_evidence(1, 'Police said <script>alert(1)</script> and <img src=x onerror="alert(2)"> were found.')
+    answer = _answer("Police said a script tag was found [1].", [evil])
+    cards = app.render_sources(answer)
+    assert "<script>" not in cards and "<img" not in cards
+    assert html.escape("<script>alert(1)</script>") in cards
+    bubble = app.render_answer(
+        Answer(question="q", searched="q", text="<script>alert(1)</script>", abstained=True, evidence=[evil])
+    )
+    assert "<script>" not in bubble
+
+
+def test_markers_link_to_cards_and_cited_cards_come_first_with_highlight():
+    one = make_evidence(1, "Talks lasted five hours. Nothing was agreed.")
+    two = make_evidence(2, "Coal imports fell to zero. Oil imports fell to 2 percent.", article_id="b.txt")
+    answer = _answer("Oil imports fell to 2 percent [2].", [one, two])
+    bubble = app.render_answer(answer)
+    assert "[[2]](#src-2)" in bubble
+    cards = app.render_sources(answer)
+    assert cards.index("id='src-2'") < cards.index("id='src-1'")
+    assert "<mark>Oil imports fell to 2 percent.</mark>" in cards
+    assert "Also retrieved, not cited" in cards
+
+
+def test_unsupported_sentence_is_flagged_and_rewritten_question_shown():
+    one = make_evidence(1, "Talks lasted five hours.")
+    answer = _answer(
+        "Talks lasted five hours [1]. Kushner was delighted [1].", [one], "How long?", "How long did talks last?"
+    )
+    bubble = app.render_answer(answer)
+    assert "not supported" in bubble and "Searched for: How long did talks last?" in bubble
+
+
+def test_last_question_and_history_pairs_from_chat_messages():
+    history = [
+        {"role": "user", "content": "What did Ushakov say?"},
+        {"role": "assistant", "content": "He said &quot;no&quot; [[1]](#src-1)."},
+        {"role": "user", "content": "And Zelenskyy?"},
+        {"role": "assistant", "content": "🔎 Searching the articles…"},
+    ]
+    question, past = app._last_question(history)
+    assert question == "And Zelenskyy?"
+    assert past == [("What did Ushakov say?", 'He said "no" [1].')]
+
+
+def test_uploaded_names_never_overwrite_other_content(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"one")
+    assert app._free_path(tmp_path, "a.txt", b"one").name == "a.txt"
+    assert app._free_path(tmp_path, "a.txt", b"two").name == "a-2.txt"
+    assert app._safe_name("../../etc/passwd") == "passwd"

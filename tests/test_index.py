@@ -1,0 +1,127 @@
+"""The index stage with the real embedder and real FAISS: incremental, atomic, clear errors."""
+
+import json
+
+import pytest
+
+from rag import index_store
+from rag.articles import parse_file
+from rag.chunking import ChunkingParams, chunk_article
+from rag.index_store import IndexMissingError, build_index, load_index
+
+
+def test_chunks_follow_sentences_overlap_and_point_back_into_the_article(corpus_copy):
+    [article] = parse_file("seed.txt", next(corpus_copy.iterdir()).read_bytes())
+    chunks = chunk_article(article, ChunkingParams(sentences_per_chunk=4, overlap=1))
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert article.text[chunk.start : chunk.end] == chunk.text
+        assert chunk.title == article.title and chunk.source == "TVB News" and chunk.published == "2025-12-03 20:32"
+        for start, end in chunk.sentences:
+            assert chunk.start <= start < end <= chunk.end
+    for first, second in zip(chunks, chunks[1:], strict=False):
+        assert first.sentences[-1] == second.sentences[0]  # one sentence of overlap
+    quoted = [q for c in chunks for q in c.quotes if q.speaker == "Yuri Ushakov"]
+    assert any("compromise hasn't been found" in q.text for q in quoted)
+
+
+def test_build_then_no_op_then_incremental_changes(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    first = build_index(corpus_copy, index, show_progress=False)
+    assert first.added == ["000_34dd6e6ea37e3941.txt"] and first.wrote and first.chunks > 0
+    manifest = load_index(index).manifest
+    assert manifest["embedder"]["dimension"] == 384 and manifest["chunking"] == ChunkingParams().as_dict()
+    assert set(manifest["articles"]["000_34dd6e6ea37e3941.txt"]) >= {"hash", "title", "chunks"}
+
+    again = build_index(corpus_copy, index, show_progress=False)
+    assert not again.wrote and again.unchanged == ["000_34dd6e6ea37e3941.txt"] and again.embedded_chunks == 0
+
+    (corpus_copy / "new.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday. Traders cheered.")
+    (corpus_copy / "dupe.txt").write_text("Copy\n\nShares rose 5% in Tokyo on Monday.  Traders cheered.")
+    (corpus_copy / "empty.txt").write_text("")
+    added = build_index(corpus_copy, index, show_progress=False)
+    assert added.added == ["dupe.txt"] and added.duplicates == {"new.txt": "dupe.txt"}
+    assert added.embedded_chunks == 1 and [s.path for s in added.skipped] == ["empty.txt"]
+    assert "skipped empty.txt: empty file" in added.summary()
+
+    (corpus_copy / "dupe.txt").write_text("Copy\n\nShares fell 2% in Tokyo on Tuesday.")
+    (corpus_copy / "new.txt").unlink()
+    changed = build_index(corpus_copy, index, show_progress=False)
+    assert changed.updated == ["dupe.txt"] and changed.embedded_chunks == 1
+    (corpus_copy / "dupe.txt").unlink()
+    removed = build_index(corpus_copy, index, show_progress=False)
+    assert removed.removed == ["dupe.txt"] and removed.embedded_chunks == 0
+    loaded = load_index(index)
+    assert {c.article_id for c in loaded.chunks} == {"000_34dd6e6ea37e3941.txt"}
+    assert loaded.vectors.ntotal == len(loaded.chunks) == first.chunks
+
+
+def test_changed_chunking_forces_a_full_rebuild(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    messages = []
+    report = build_index(
+        corpus_copy, index, params=ChunkingParams(sentences_per_chunk=3), show_progress=False, log=messages.append
+    )
+    assert report.full_rebuild_reason and "chunking changed" in messages[0]
+    assert report.added == ["000_34dd6e6ea37e3941.txt"]
+
+
+def test_crash_during_a_build_leaves_the_previous_index_loadable(corpus_copy, tmp_path, monkeypatch):
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    before = load_index(index)
+    (corpus_copy / "new.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday.")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(index_store, "_swap_in", crash)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(corpus_copy, index, show_progress=False)
+    after = load_index(index)
+    assert after.path == before.path and len(after.chunks) == len(before.chunks)
+    monkeypatch.undo()
+    report = build_index(corpus_copy, index, show_progress=False)  # the next build cleans up and succeeds
+    assert report.added == ["new.txt"] and len(list(index.glob("gen-*"))) == 1
+
+
+def test_missing_and_corrupted_index_say_what_to_run(corpus_copy, tmp_path):
+    with pytest.raises(IndexMissingError, match="python -m rag.build_index"):
+        load_index(tmp_path / "nothing")
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    (index / "current" / "vectors.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexMissingError, match="unreadable.*python -m rag.build_index"):
+        load_index(index)
+    report = build_index(corpus_copy, index, show_progress=False)  # a corrupted index is rebuilt
+    assert report.added and load_index(index).vectors.ntotal == report.chunks
+
+
+def test_empty_or_missing_corpus_is_refused_and_keeps_the_index(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no readable articles"):
+        build_index(empty, index, show_progress=False)
+    from rag.articles import CorpusError
+
+    with pytest.raises(CorpusError):
+        build_index(tmp_path / "missing", index, show_progress=False)
+    assert load_index(index).article_count == 1
+
+
+def test_build_index_cli_reports_what_it_did(corpus_copy, tmp_path, capsys):
+    from rag.build_index import main
+
+    (corpus_copy / "broken.json").write_text("{oops")
+    assert main(["--corpus", str(corpus_copy), "--index", str(tmp_path / "i"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "1 added" in out and "1 skipped" in out and "skipped broken.json: invalid JSON" in out
+    assert main(["--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "i")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "i" / "current" / "manifest.json").read_text())
+    assert manifest["skipped"] == {
+        "broken.json": "invalid JSON: Expecting property name enclosed in double quotes at line 1"
+    }

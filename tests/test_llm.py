@@ -1,0 +1,56 @@
+"""Model assembly and model errors (the real model is exercised in test_end_to_end.py)."""
+
+import hashlib
+
+import pytest
+
+from rag.embedding import Embedder, ModelError
+from rag.llm import DEFAULT_MODEL_SHA256, assemble_default_model, part_paths, resolve_model_path
+
+
+def _parts(tmp_path, chunks):
+    paths = []
+    for number, data in enumerate(chunks, start=1):
+        path = tmp_path / f"part{number:02d}.bin"
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+def test_parts_are_concatenated_in_order_hash_checked_and_reused(tmp_path):
+    chunks = [b"GGUF", b"-middle-", b"end"]
+    digest = hashlib.sha256(b"".join(chunks)).hexdigest()
+    cache = tmp_path / "cache"
+    target = assemble_default_model(cache, _parts(tmp_path, chunks), digest, expected_size=15)
+    assert target.read_bytes() == b"GGUF-middle-end"
+    # The second call trusts the verified stamp and never touches the parts.
+    assert assemble_default_model(cache, [tmp_path / "gone.bin"], digest, expected_size=15) == target
+
+
+def test_wrong_hash_after_assembling_is_a_clear_error_and_leaves_nothing(tmp_path):
+    cache = tmp_path / "cache"
+    with pytest.raises(ModelError, match="corrupt: sha256 .* expected " + DEFAULT_MODEL_SHA256[:8]):
+        assemble_default_model(cache, _parts(tmp_path, [b"GGUF", b"tampered"]), DEFAULT_MODEL_SHA256, None)
+    assert list(cache.iterdir()) == []
+
+
+def test_default_model_parts_are_installed_in_order():
+    paths = part_paths()
+    assert [p.name for p in paths] == [f"part{n:02d}.bin" for n in range(1, 23)]
+    assert all(p.is_file() for p in paths)
+
+
+def test_missing_or_wrong_model_file_says_what_to_do(tmp_path, monkeypatch):
+    with pytest.raises(ModelError, match="not found: pass --model PATH"):
+        resolve_model_path(str(tmp_path / "missing.gguf"))
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ModelError, match="not a GGUF"):
+        resolve_model_path(str(tmp_path / "notes.txt"))
+    monkeypatch.setenv("RAG_MODEL", str(tmp_path / "env.gguf"))
+    with pytest.raises(ModelError, match="env.gguf not found"):
+        resolve_model_path()
+
+
+def test_unknown_embedder_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="cannot load embedder"):
+        Embedder(str(tmp_path / "no-such-model"))

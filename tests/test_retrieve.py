@@ -1,0 +1,59 @@
+"""Retrieval with the real embedder, BM25 and FAISS index."""
+
+import pytest
+
+from rag.index_store import build_index, load_index
+from rag.retrieve import RRF_K, Filters, Retriever
+
+
+@pytest.fixture(scope="module")
+def mixed_index(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("mixed")
+    from conftest import SEEDS
+
+    (corpus / "seed.txt").write_bytes((SEEDS / "000_34dd6e6ea37e3941.txt").read_bytes())
+    (corpus / "rates.txt").write_text(
+        "Bank holds rates\n發佈日期: 2024-05-02 09:00\nExample Times\n\n"
+        "The central bank kept its main rate at 5.25% on Thursday. Governor Ana Silva said inflation was easing."
+    )
+    (corpus / "football.txt").write_text(
+        "Rovers win derby\n\nRovers beat United 3-1 on Saturday. Manager Tom Reed said the team showed spirit."
+    )
+    index = tmp_path_factory.mktemp("mixed-index")
+    build_index(corpus, index, show_progress=False)
+    return load_index(index)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_each_mode_finds_the_answer_bearing_passage(mixed_index, mode):
+    retriever = Retriever(mixed_index, mode=mode)
+    [top] = retriever.search("What interest rate did the central bank keep?", k=1)
+    assert top.chunk.article_id == "rates.txt" and "5.25%" in top.chunk.text
+
+
+def test_who_said_what_finds_the_speaker_passage(mixed_index):
+    retriever = Retriever(mixed_index)
+    assert "ushakov" in retriever.speakers_in("what did Ushakov say about compromise")
+    top = retriever.search("what did Ushakov say about compromise", k=1)[0]
+    assert "compromise hasn't been found" in top.chunk.text and top.speakers == ["Yuri Ushakov"]
+
+
+def test_fusion_rewards_agreement_of_both_rankings(mixed_index):
+    retriever = Retriever(mixed_index)
+    passages = retriever.search("Rovers United score Saturday", k=3)
+    assert passages[0].chunk.article_id == "football.txt"
+    assert passages[0].score <= 2 / (RRF_K + 1) + 1 / (RRF_K + 1)
+    assert passages[0].dense > 0 and passages[0].keyword > 0
+
+
+def test_filters_restrict_outlet_and_dates(mixed_index):
+    retriever = Retriever(mixed_index)
+    only_tvb = retriever.search("interest rate", k=5, filters=Filters(sources=("TVB News",)))
+    assert only_tvb and {p.chunk.source for p in only_tvb} == {"TVB News"}
+    may_2024 = retriever.search("interest rate", k=5, filters=Filters(date_from="2024-05-01", date_to="2024-05-31"))
+    assert {p.chunk.article_id for p in may_2024} == {"rates.txt"}
+    assert retriever.search("interest rate", k=5, filters=Filters(date_from="2030-01-01")) == []
+
+
+def test_empty_question_retrieves_nothing(mixed_index):
+    assert Retriever(mixed_index).search("   ", k=3) == []
