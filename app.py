@@ -29,9 +29,10 @@ from rag.retrieve import Filters
 
 log = logging.getLogger("newsrag.app")
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".json", ".jsonl"]
+PLACEHOLDERS = ("⏳", "🔎")  # how a question waiting for its answer starts
 
 CSS = """
-#sources { max-height: 78vh; overflow-y: auto; }
+#sources { max-height: 78vh; overflow-y: auto !important; }
 .src-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 0 0 10px 0; }
 .src-card.flash { outline: 3px solid #f59e0b; }
 .src-card .src-head { font-weight: 600; }
@@ -135,7 +136,7 @@ def _card(evidence, highlights: list[tuple[int, int]], dim: bool = False) -> str
     css = "src-card src-dim" if dim else "src-card"
     return (
         f"<div class='{css}' id='src-{evidence.number}' data-article='{html.escape(chunk.article_id, quote=True)}'>"
-        f"<div class='src-head'><span class='src-marker'>[{evidence.number}]</span>{html.escape(chunk.title)}</div>"
+        f"<div class='src-head'><span class='src-marker'>[{evidence.number}]</span> {html.escape(chunk.title)}</div>"
         f"<div class='src-meta'>{meta}</div>"
         f"<div class='src-text'>{''.join(pieces)}</div></div>"
     )
@@ -225,6 +226,10 @@ class NewsChat:
 
     def answer(self, history: list[dict], sources: list[str], date_from: str, date_to: str):
         """Runs in the queue, one at a time: llama.cpp is not thread-safe."""
+        last = history[-1].get("content") if history else None
+        if not (isinstance(last, str) and last.startswith(PLACEHOLDERS)):
+            yield history, gr.update()  # an empty Ask: nothing was queued, nothing to answer
+            return
         try:
             question, past = _last_question(history)
             if question is None:
@@ -355,6 +360,8 @@ class NewsChat:
                 )
             new_chat.click(lambda: ([], render_sources(None, [])), None, [chat, sources_html], queue=False)
             add.click(self.upload, [files], [upload_log, status, outlets], concurrency_limit=1, concurrency_id="model")
+            # A new tab or a reload sees the index as it is now (articles may have been added since start).
+            demo.load(lambda: (self.status(), gr.update(choices=self.sources())), None, [status, outlets], queue=False)
         return demo
 
 
@@ -363,6 +370,8 @@ def _last_question(history: list[dict]) -> tuple[str | None, list[tuple[str, str
 
     def text(message: dict) -> str:
         content = message.get("content")
+        if isinstance(content, list):  # gradio 6 hands messages back as [{"type": "text", "text": ...}, ...]
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
         plain = html.unescape(content if isinstance(content, str) else "")
         plain = re.sub(r"\[\[(\d+)\]\]\(#src-\d+\)", r"[\1]", plain)  # linked markers back to [n]
         return re.sub(r"<[^>]+>", "", plain).strip()

@@ -19,8 +19,11 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="path to a GGUF model file (RAG_MODEL)")
     defaults = Settings()
     parser.add_argument("--top-k", type=int, default=defaults.top_k, help="passages to retrieve (RAG_TOP_K)")
-    parser.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], default=defaults.retrieval)
+    parser.add_argument("--retrieval", choices=["hybrid", "rrf", "dense", "bm25"], default=defaults.retrieval)
     parser.add_argument("--full-passages", action="store_true", help="show the model whole chunks, not best sentences")
+    parser.add_argument(
+        "--window", type=int, default=defaults.window, help="sentences kept on each side of the best one"
+    )
     parser.add_argument("--no-check", action="store_true", help="keep the model's citations unchecked")
     parser.add_argument("--min-relevance", type=float, default=defaults.min_relevance)
 
@@ -30,6 +33,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         top_k=args.top_k,
         retrieval=args.retrieval,
         focused=not args.full_passages,
+        window=args.window,
         check=not args.no_check,
         abstain_unsupported=not args.no_check,
         min_relevance=args.min_relevance,

@@ -16,8 +16,8 @@ from rag.speakers import Quote, extract_quotes
 
 @dataclass(frozen=True)
 class ChunkingParams:
-    sentences_per_chunk: int = 4
-    overlap: int = 1
+    sentences_per_chunk: int = 6
+    overlap: int = 2
     max_words: int = 120  # a very long sentence run is cut earlier so one chunk stays readable
     contextual: bool = True  # embed "title (date): text" instead of the bare text
 

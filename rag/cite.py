@@ -9,9 +9,11 @@ sentence of the passage (`quote`).
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 
+import Stemmer
 from sentencex import segment
 from text_to_num import alpha2digit
 
@@ -91,8 +93,12 @@ def numbers_in(text: str) -> set[str]:
     return values
 
 
+_STEM = Stemmer.Stemmer("english")
+
+
 def content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(normalize_text(text)) if w not in STOPWORDS and len(w) > 1}
+    """Stemmed content words, so "American" matches "America" and "talks" matches "talk"."""
+    return {_STEM.stemWord(w) for w in _WORD.findall(normalize_text(text)) if w not in STOPWORDS and len(w) > 1}
 
 
 def names_in(sentence: str) -> set[str]:
@@ -141,33 +147,82 @@ def strip_markers(sentence: str) -> str:
     return _MARKERS.sub("", sentence).strip()
 
 
-def support(sentence: str, evidence: Evidence) -> tuple[bool, float, str]:
-    """(supported, overlap score, reason) of one answer sentence against one passage."""
+def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool, float, str]:
+    """(supported, overlap score, reason) of one answer sentence against one passage.
+
+    Words the answer repeats from the question need no support; the new words, numbers, names and
+    quotes it adds must come from the passage.
+    """
     claim = strip_markers(sentence)
     passage = evidence.text
     passage_norm = normalize_text(passage)
+    chunk = evidence.chunk
+    # What the model was shown besides the text: the header with title, outlet and date.
+    header = " ".join(x for x in (chunk.title, chunk.source or "", chunk.published or "") if x)
     for quoted in _QUOTED.findall(claim):
         if len(quoted.split()) >= 3 and normalize_text(quoted).strip(" .,") not in passage_norm:
             return False, 0.0, f'quote not in passage [{evidence.number}]: "{quoted}"'
-    missing_numbers = numbers_in(claim) - numbers_in(passage + " " + evidence.chunk.title)
+    missing_numbers = numbers_in(claim) - numbers_in(passage + " " + header)
     if missing_numbers:
         return False, 0.0, f"number(s) {sorted(missing_numbers)} not in passage [{evidence.number}]"
-    context = normalize_text(passage + " " + evidence.chunk.title + " " + (evidence.chunk.source or ""))
+    context = normalize_text(passage + " " + header)
     context_words = set(_WORD.findall(context))
-    missing_names = {n for n in names_in(claim) if n not in context_words and n not in context}
+    prefixes = {w[:5] for w in context_words if len(w) >= 5}
+    missing_names = {
+        n for n in names_in(claim) if n not in context_words and not (len(n) >= 5 and n[:5] in prefixes)
+    }  # "American" is supported by "America's", "Russian" by "Russia"
     if missing_names:
         return False, 0.0, f"name(s) {sorted(missing_names)} not in passage [{evidence.number}]"
-    words = content_words(claim)
+    words = content_words(claim) - content_words(question)
     if not words:
-        return False, 0.0, "no content"
-    overlap = len(words & content_words(passage + " " + evidence.chunk.title)) / len(words)
+        return (
+            bool(question) and bool(names_in(claim) | numbers_in(claim) | set(_QUOTED.findall(claim))),
+            0.5,
+            ("only repeats the question"),
+        )
+    overlap = len(words & content_words(passage + " " + header)) / len(words)
     if overlap < 0.5:
         return False, overlap, f"too few of its words in passage [{evidence.number}]"
     return True, overlap, ""
 
 
+def repair_quotes(claim: str, evidence: list[Evidence]) -> str:
+    """A quote the model misremembered by a word or two is replaced by the passage's exact words."""
+
+    def fix(match: re.Match) -> str:
+        quoted = match.group(1)
+        if len(quoted.split()) < 3:
+            return match.group(0)
+        wanted = normalize_text(quoted).strip(" .,")
+        for e in evidence:
+            if wanted in normalize_text(e.text):
+                return match.group(0)
+        best, best_ratio = None, 0.0
+        for e in evidence:
+            words = e.text.split()
+            size = len(quoted.split())
+            for length in range(max(3, size - 2), size + 3):
+                for start in range(0, max(1, len(words) - length + 1)):
+                    candidate = " ".join(words[start : start + length]).strip('"“”,.')
+                    ratio = difflib.SequenceMatcher(None, quoted.lower(), candidate.lower()).ratio()
+                    if ratio > best_ratio:
+                        best, best_ratio = candidate, ratio
+        return f'"{best}"' if best and best_ratio >= 0.85 else match.group(0)
+
+    return _QUOTED.sub(fix, claim)
+
+
 def best_sentence(claim: str, evidence: Evidence) -> tuple[int, int]:
-    """The passage sentence sharing most content (and numbers) with the answer sentence."""
+    """The passage sentence sharing most content (and numbers) with the answer sentence.
+
+    A verbatim quote in the answer points at the sentence where the quote begins.
+    """
+    for quoted in _QUOTED.findall(claim):
+        wanted = normalize_text(quoted).strip(" .,")
+        for span, text in zip(evidence.sentences, evidence.sentence_texts(), strict=True):
+            head = " ".join(wanted.split()[:4])
+            if len(wanted.split()) >= 3 and head and head in normalize_text(text):
+                return span
     words = content_words(claim) | numbers_in(claim)
     best, best_score = evidence.sentences[0], -1.0
     for span, text in zip(evidence.sentences, evidence.sentence_texts(), strict=True):
@@ -178,17 +233,17 @@ def best_sentence(claim: str, evidence: Evidence) -> tuple[int, int]:
     return best
 
 
-def check_answer(answer: str, evidence: list[Evidence]) -> CheckedAnswer:
+def check_answer(answer: str, evidence: list[Evidence], question: str = "") -> CheckedAnswer:
     by_number = {e.number: e for e in evidence}
     checked = CheckedAnswer(text="")
     citations: dict[tuple[int, tuple[int, int]], Citation] = {}
     out_sentences: list[str] = []
     for raw in split_answer(answer):
-        claim = strip_markers(raw)
+        claim = repair_quotes(strip_markers(raw), evidence)
         if not claim or not re.search(r"\w", claim):
             continue  # a bare "[1]" is not an answer sentence
         cited = [n for n in markers_of(raw) if n in by_number]
-        verdicts = {n: support(raw, by_number[n]) for n in by_number}
+        verdicts = {n: support(claim, by_number[n], question) for n in by_number}
         supporting = [n for n in cited if verdicts[n][0]]
         reason = ""
         if not supporting:

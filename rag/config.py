@@ -17,7 +17,7 @@ def default_index() -> str:
 
 
 def default_top_k() -> int:
-    return int(os.environ.get("RAG_TOP_K", "4"))
+    return int(os.environ.get("RAG_TOP_K", "3"))
 
 
 def cache_dir() -> Path:

@@ -82,20 +82,32 @@ def focus(
     all_sentences = [s for p in passages for s in p.chunk.sentence_texts()]
     if not all_sentences:
         return []
-    vectors = embedder.encode([question] + all_sentences)
-    similarity = vectors[1:] @ vectors[0]
+    if all(len(p.sentence_scores) == len(p.chunk.sentences) for p in passages):
+        similarity = np.array([v for p in passages for v in p.sentence_scores])  # computed during retrieval
+    else:
+        vectors = embedder.encode([question] + all_sentences)
+        similarity = vectors[1:] @ vectors[0]
     evidence: list[Evidence] = []
+    shown: set[tuple[str, tuple[int, int]]] = set()  # overlapping chunks must not repeat a sentence
     cursor = 0
     for passage in passages:
         spans = passage.chunk.sentences
         scores = similarity[cursor : cursor + len(spans)]
         cursor += len(spans)
-        best = int(np.argmax(scores))
+        fresh = [i for i, span in enumerate(spans) if (passage.chunk.article_id, span) not in shown]
+        if not fresh:
+            continue
+        best = max(fresh, key=lambda i: scores[i])
         if full:
             first, last = 0, len(spans) - 1
         else:
             first, last = max(0, best - window), min(len(spans) - 1, best + window)
+            while first < best and (passage.chunk.article_id, spans[first]) in shown:
+                first += 1
+            while last > best and (passage.chunk.article_id, spans[last]) in shown:
+                last -= 1
         chosen = spans[first : last + 1]
+        shown.update((passage.chunk.article_id, span) for span in chosen)
         evidence.append(
             Evidence(
                 number=len(evidence) + 1,

@@ -110,7 +110,7 @@ class Settings:
     top_k: int = field(default_factory=default_top_k)
     retrieval: str = "hybrid"  # hybrid | dense | bm25
     focused: bool = True  # narrow passages to their best sentences
-    window: int = 1  # neighbours kept on each side of the best sentence
+    window: int = 2  # neighbours kept on each side of the best sentence
     check: bool = True  # verify and repair citations
     min_relevance: float = 0.15  # below this best sentence similarity, abstain without asking the model
     abstain_unsupported: bool = True  # an answer no passage supports becomes an abstention
@@ -199,7 +199,7 @@ class Pipeline:
                 if n in numbers
             ]
             return
-        checked = check_answer(answer.raw, evidence)
+        checked = check_answer(answer.raw, evidence, answer.searched)
         if not checked.sentences:
             return
         if self.settings.abstain_unsupported and not any(s.supported for s in checked.sentences):

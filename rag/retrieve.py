@@ -1,8 +1,11 @@
 """Stage 5: find the passages that answer a question.
 
-Dense (FAISS cosine) and keyword (BM25) rankings are fused with reciprocal rank fusion: news
-questions hinge on names and numbers, where keyword matching is strong and embeddings are weak.
-A question naming a person who is quoted in the corpus also pulls up the passages quoting them.
+Keyword (BM25) and dense (FAISS cosine) scores are fused: news questions hinge on names and numbers,
+where keyword matching is strong, and on paraphrase, where embeddings are. The best candidates are
+then re-ranked by their single best-matching sentence, because one sentence usually holds a news
+fact and a chunk's average meaning blurs it. A "what did X say" question also lifts the passages
+where X is the quoted speaker. Measured against dense alone and plain reciprocal rank fusion: see
+the README.
 """
 
 from __future__ import annotations
@@ -20,7 +23,16 @@ from rag.index_store import Index
 
 RRF_K = 60
 CANDIDATES = 50
-MODES = ("hybrid", "dense", "bm25")
+RERANK_DEPTH = 15  # fused candidates whose sentences are embedded and re-ranked
+KEYWORD_WEIGHT = 0.3  # share of BM25 in the normalized fusion (the rest is dense)
+SENTENCE_WEIGHT = 0.5  # weight of the best-sentence similarity in the re-ranking
+SPEAKER_BONUS = 0.25  # lift for a chunk quoting the person a who-said-what question names
+MODES = ("hybrid", "rrf", "dense", "bm25")
+_SPEECH_QUESTION = re.compile(
+    r"\b(say|said|says|saying|tell|told|comment\w*|claim\w*|describ\w*|call\w*|warn\w*|quot\w*|argu\w*|"
+    r"react\w*|respond\w*|repl\w*|insist\w*|remark\w*|view|position|stance|think|thinks|believe\w*)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class Passage:
     dense: float = 0.0  # cosine similarity of the question and the chunk
     keyword: float = 0.0  # BM25 score
     speakers: list[str] = field(default_factory=list)  # people in the question quoted in this chunk
+    sentence_scores: list[float] = field(default_factory=list)  # question similarity of each chunk sentence
 
 
 _STEMMER = Stemmer.Stemmer("english")
@@ -82,12 +95,14 @@ class Retriever:
                             self.quoted.setdefault(part.lower(), set()).add(row)
 
     def speakers_in(self, question: str) -> set[str]:
-        words = {w.lower() for w in re.findall(r"[A-Za-z][\w'-]+", question)}
-        return {w for w in words if w in self.quoted}
+        """Surnames of quoted people named in a who-said-what question (empty for other questions)."""
+        if not _SPEECH_QUESTION.search(question):
+            return set()
+        words = {w.lower() for w in re.findall(r"[A-Z][\w'-]+", question)}
+        return {w.removesuffix("'s") for w in words if w.removesuffix("'s") in self.quoted}
 
-    def _dense(self, question: str, n: int) -> tuple[list[int], dict[int, float]]:
-        vector = self.embedder.encode([question])
-        scores, rows = self.index.vectors.search(vector, min(n, len(self.chunks)))
+    def _dense(self, query: np.ndarray, n: int) -> tuple[list[int], dict[int, float]]:
+        scores, rows = self.index.vectors.search(query.reshape(1, -1), min(n, len(self.chunks)))
         pairs = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
         return [r for r, _ in pairs], dict(pairs)
 
@@ -104,35 +119,71 @@ class Retriever:
         if not self.chunks or not question.strip():
             return []
         n = len(self.chunks) if filters and filters.active() else CANDIDATES
-        dense_rows, dense_scores = self._dense(question, n)
+        query = self.embedder.encode([question])[0]
+        dense_rows, dense_scores = self._dense(query, n) if self.mode != "bm25" else ([], {})
         keyword_rows, keyword_scores = self._keyword(question, n) if self.mode != "dense" else ([], {})
-        if self.mode == "bm25":
-            dense_rows = []
-        fused: dict[int, float] = {}
-        for ranking in (dense_rows, keyword_rows):
-            for rank, row in enumerate(ranking):
-                fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+        allowed = (lambda row: filters.allows(self.chunks[row])) if filters and filters.active() else None
+        candidates = [r for r in dict.fromkeys(dense_rows + keyword_rows) if allowed is None or allowed(r)]
+        if not candidates:
+            return []
+        for row in candidates:  # keyword-only candidates still get their true cosine
+            if row not in dense_scores:
+                dense_scores[row] = float(np.dot(self.index.vectors.reconstruct(row), query))
+        if self.mode == "dense":
+            scores = {r: dense_scores[r] for r in candidates}
+        elif self.mode == "bm25":
+            scores = {r: keyword_scores.get(r, 0.0) for r in candidates}
+        elif self.mode == "rrf":
+            scores = dict.fromkeys(candidates, 0.0)
+            for ranking in (dense_rows, keyword_rows):
+                for rank, row in enumerate(r for r in ranking if r in scores):
+                    scores[row] += 1.0 / (RRF_K + rank + 1)
+        else:
+            dense_n = _min_max({r: dense_scores[r] for r in candidates})
+            keyword_n = _min_max({r: keyword_scores.get(r, 0.0) for r in candidates})
+            scores = {r: (1 - KEYWORD_WEIGHT) * dense_n[r] + KEYWORD_WEIGHT * keyword_n[r] for r in candidates}
+        ranked = sorted(candidates, key=lambda r: -scores[r])
         speakers = self.speakers_in(question) if self.mode == "hybrid" else set()
-        for name in speakers:
-            for row in self.quoted[name]:
-                if row in fused:  # only lift passages the question already matched
-                    fused[row] += 1.0 / (RRF_K + 1)
-        ranked = sorted(fused, key=lambda r: -fused[r])
-        if filters and filters.active():
-            ranked = [r for r in ranked if filters.allows(self.chunks[r])]
+        sentence_scores: dict[int, list[float]] = {}
+        if self.mode == "hybrid":
+            top = ranked[:RERANK_DEPTH]
+            sentence_scores = self._sentence_scores(top, query)
+            best = _min_max({r: max(sentence_scores[r]) for r in top})
+            final = {r: scores[r] + SENTENCE_WEIGHT * best[r] for r in top}
+            for row in top:
+                if any(q.speaker and speakers & set(q.speaker.lower().split()) for q in self.chunks[row].quotes):
+                    final[row] += SPEAKER_BONUS
+            ranked = sorted(top, key=lambda r: -final[r]) + ranked[RERANK_DEPTH:]
+            scores = {**scores, **final}
         passages = []
         for row in ranked[:k]:
             chunk = self.chunks[row]
-            if row not in dense_scores:
-                dense_scores[row] = float(
-                    np.dot(self.index.vectors.reconstruct(row), self.embedder.encode([question])[0])
-                )
             quoted = sorted(
-                {
-                    q.speaker
-                    for q in chunk.quotes
-                    if q.speaker and any(name in q.speaker.lower().split() for name in speakers)
-                }
+                {q.speaker for q in chunk.quotes if q.speaker and speakers & set(q.speaker.lower().split())}
             )
-            passages.append(Passage(chunk, fused[row], dense_scores[row], keyword_scores.get(row, 0.0), quoted))
+            passages.append(
+                Passage(
+                    chunk,
+                    scores[row],
+                    dense_scores[row],
+                    keyword_scores.get(row, 0.0),
+                    quoted,
+                    sentence_scores.get(row, []),
+                )
+            )
         return passages
+
+    def _sentence_scores(self, rows: list[int], query: np.ndarray) -> dict[int, list[float]]:
+        texts = [(row, text) for row in rows for text in self.chunks[row].sentence_texts()]
+        similarity = self.embedder.encode([t for _, t in texts]) @ query if texts else []
+        scores: dict[int, list[float]] = {row: [] for row in rows}
+        for (row, _), value in zip(texts, similarity, strict=True):
+            scores[row].append(float(value))
+        return scores
+
+
+def _min_max(values: dict[int, float]) -> dict[int, float]:
+    """Scale scores to 0..1 within one question's candidates, so BM25 and cosine can be added."""
+    low, high = min(values.values()), max(values.values())
+    span = high - low
+    return {key: (value - low) / span if span > 0 else 1.0 for key, value in values.items()}
