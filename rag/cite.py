@@ -162,10 +162,10 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     for quoted in _QUOTED.findall(claim):
         if len(quoted.split()) >= 3 and normalize_text(quoted).strip(" .,") not in passage_norm:
             return False, 0.0, f'quote not in passage [{evidence.number}]: "{quoted}"'
-    missing_numbers = numbers_in(claim) - numbers_in(passage + " " + header)
+    missing_numbers = numbers_in(claim) - numbers_in(passage + " " + header + " " + question)
     if missing_numbers:
         return False, 0.0, f"number(s) {sorted(missing_numbers)} not in passage [{evidence.number}]"
-    context = normalize_text(passage + " " + header)
+    context = normalize_text(passage + " " + header + " " + question)  # names the user gave need no support
     context_words = set(_WORD.findall(context))
     prefixes = {w[:5] for w in context_words if len(w) >= 5}
     missing_names = {
@@ -217,12 +217,17 @@ def best_sentence(claim: str, evidence: Evidence) -> tuple[int, int]:
 
     A verbatim quote in the answer points at the sentence where the quote begins.
     """
+    pairs = list(zip(evidence.sentences, evidence.sentence_texts(), strict=True))
     for quoted in _QUOTED.findall(claim):
-        wanted = normalize_text(quoted).strip(" .,")
-        for span, text in zip(evidence.sentences, evidence.sentence_texts(), strict=True):
-            head = " ".join(wanted.split()[:4])
-            if len(wanted.split()) >= 3 and head and head in normalize_text(text):
-                return span
+        words = normalize_text(quoted).strip(" .,").split()
+        if len(words) < 3:
+            continue
+        head, tail = " ".join(words[:4]), " ".join(words[-4:])
+        first = next((i for i, (_, text) in enumerate(pairs) if head in normalize_text(text)), None)
+        if first is None:
+            continue
+        last = next((i for i in range(first, len(pairs)) if tail in normalize_text(pairs[i][1])), first)
+        return pairs[first][0][0], pairs[last][0][1]  # a quote over two sentences highlights both
     words = content_words(claim) | numbers_in(claim)
     best, best_score = evidence.sentences[0], -1.0
     for span, text in zip(evidence.sentences, evidence.sentence_texts(), strict=True):
