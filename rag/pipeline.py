@@ -7,13 +7,12 @@ checked answer; `Pipeline.answer` is the same without streaming. The chat, `rag.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.cite import CheckedSentence, Citation, check_answer
+from rag.cite import CheckedSentence, Citation, check_answer, markers_of
 from rag.config import default_top_k
 from rag.generate import Evidence, condense_question, fit_to_context, focus, is_not_found, stream_answer
 from rag.index_store import Index, load_index
@@ -189,9 +188,7 @@ class Pipeline:
         if not answer.raw or is_not_found(answer.raw):
             return
         if not self.settings.check:
-            answer.text, answer.abstained = answer.raw, False
-            from rag.cite import markers_of
-
+            answer.text, answer.abstained = answer.raw, False  # the plain pipeline: markers taken on trust
             numbers = {e.number: e for e in evidence}
             answer.citations = [
                 Citation(n, numbers[n], numbers[n].text, numbers[n].start, numbers[n].end)
@@ -216,12 +213,3 @@ class Pipeline:
             if isinstance(event, Done):
                 return event.answer
         raise RuntimeError("the pipeline ended without an answer")
-
-
-def highlight_offsets(citation: Citation) -> tuple[int, int]:
-    """Offsets of the supporting sentence inside the shown passage text."""
-    return citation.quote_start - citation.evidence.start, citation.quote_end - citation.evidence.start
-
-
-def plain_text(answer_text: str) -> str:
-    return re.sub(r"\s+", " ", answer_text).strip()
