@@ -76,12 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     shown = answer.citations if not answer.abstained else []
     if shown:
         print("\nSources:")
-    for c in shown:
-        chunk = c.evidence.chunk
+    for marker in dict.fromkeys(c.marker for c in shown):
+        chunk = next(c.evidence.chunk for c in shown if c.marker == marker)
         print(
-            f"[{c.marker}] {chunk.title} - {chunk.source or 'unknown outlet'}, {chunk.published or 'undated'}"
-            f' ({chunk.article_id})\n    "{c.quote}"'
+            f"[{marker}] {chunk.title} - {chunk.source or 'unknown outlet'}, {chunk.published or 'undated'}"
+            f" ({chunk.article_id})"
         )
+        for c in shown:
+            if c.marker == marker:
+                print(f"    > {c.quote}")
     if answer.abstained and answer.evidence:
         print("\nClosest passages:")
         for e in answer.evidence:

@@ -7,6 +7,7 @@ checked answer; `Pipeline.answer` is the same without streaming. The chat, `rag.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,11 +18,41 @@ from rag.config import default_top_k
 from rag.generate import Evidence, condense_question, fit_to_context, focus, is_not_found, stream_answer
 from rag.index_store import Index, load_index
 from rag.llm import LocalModel, get_model
-from rag.retrieve import Filters, Retriever
+from rag.retrieve import _SPEECH_QUESTION, Filters, Retriever
 
 MAX_QUESTION_CHARS = 1000
 ANSWER_TOKENS = 120
 ABSTAIN_TEXT = "The articles in the corpus do not answer this question."
+
+
+_SPEECH_VERB = (
+    r"(?:said|says|say|saying|told|tells|added|adds|warned|warns|argued|argues|insisted|insists|explained|"
+    r"claimed|claims|responded|replied|noted|announced|admitted|stressed|called|described|wrote|urged|believes)"
+)
+
+
+def unquoted_people(question: str, evidence: list[Evidence]) -> list[str]:
+    """People a what-did-X-say question names who appear in the passages but never speak there.
+
+    A small model asked what someone said, with passages that only mention that person, tends to
+    put someone else's words in their mouth; the speakers recorded at index time rule that out.
+    """
+    if not _SPEECH_QUESTION.search(question):
+        return []
+    text = " ".join(e.text for e in evidence)
+    speakers = " ".join(q.speaker or "" for e in evidence for q in e.quotes)
+    silent = []
+    for run in dict.fromkeys(re.findall(r"\b[A-Z][a-z][\w'’-]+(?:\s+[A-Z][a-z][\w'’-]+)*", question[1:])):
+        run = run.removesuffix("'s").removesuffix("’s")
+        name = run.split()[-1]  # the surname carries the attribution ("Kushner said")
+        if not re.search(rf"\b{re.escape(name)}\b", text) or name in speakers:
+            continue  # not a person of these passages, or quoted by them
+        spoken = re.search(rf"\b{re.escape(name)}\b[^.\"“]{{0,40}}?\b{_SPEECH_VERB}\b", text) or re.search(
+            rf"\b{_SPEECH_VERB}\s+(?:\w+\s+){{0,3}}{re.escape(name)}\b|according to [^.]{{0,30}}{re.escape(name)}", text
+        )
+        if not spoken:
+            silent.append(run)
+    return silent
 
 
 class QuestionError(ValueError):
@@ -168,7 +199,10 @@ class Pipeline:
 
         answer = Answer(question=question, searched=searched, text=ABSTAIN_TEXT, abstained=True, evidence=evidence)
         best = max((e.relevance for e in evidence), default=0.0)
-        if best >= self.settings.min_relevance:
+        silent = unquoted_people(searched, evidence) if self.settings.check else []
+        if silent:
+            answer.text = f"The articles in the corpus do not quote {' or '.join(silent)} on this."
+        elif best >= self.settings.min_relevance:
             budget = self.model.context_tokens - ANSWER_TOKENS - 64
             evidence = fit_to_context(searched, evidence, self.model.count_tokens, budget, speakers)
             pieces: list[str] = []
