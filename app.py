@@ -226,8 +226,7 @@ class NewsChat:
 
     def answer(self, history: list[dict], sources: list[str], date_from: str, date_to: str):
         """Runs in the queue, one at a time: llama.cpp is not thread-safe."""
-        last = history[-1].get("content") if history else None
-        if not (isinstance(last, str) and last.startswith(PLACEHOLDERS)):
+        if not (history and _message_text(history[-1]).startswith(PLACEHOLDERS)):
             yield history, gr.update()  # an empty Ask: nothing was queued, nothing to answer
             return
         try:
@@ -365,14 +364,19 @@ class NewsChat:
         return demo
 
 
+def _message_text(message: dict) -> str:
+    """A chat message's text: gradio 6 hands messages back as [{"type": "text", "text": ...}, ...]."""
+    content = message.get("content")
+    if isinstance(content, list):
+        content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
 def _last_question(history: list[dict]) -> tuple[str | None, list[tuple[str, str]]]:
     """The newest question (history ends with it and a placeholder) and the earlier (question, answer) pairs."""
 
     def text(message: dict) -> str:
-        content = message.get("content")
-        if isinstance(content, list):  # gradio 6 hands messages back as [{"type": "text", "text": ...}, ...]
-            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-        plain = html.unescape(content if isinstance(content, str) else "")
+        plain = html.unescape(_message_text(message))
         plain = re.sub(r"\[\[(\d+)\]\]\(#src-\d+\)", r"[\1]", plain)  # linked markers back to [n]
         return re.sub(r"<[^>]+>", "", plain).strip()
 

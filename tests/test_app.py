@@ -73,3 +73,12 @@ def test_uploaded_names_never_overwrite_other_content(tmp_path):
     assert app._free_path(tmp_path, "a.txt", b"one").name == "a.txt"
     assert app._free_path(tmp_path, "a.txt", b"two").name == "a-2.txt"
     assert app._safe_name("../../etc/passwd") == "passwd"
+
+
+def test_gradio6_list_shaped_messages_are_read():
+    history = [
+        {"role": "user", "content": [{"type": "text", "text": "What did Ushakov say?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "🔎 Searching the articles…"}]},
+    ]
+    assert app._last_question(history) == ("What did Ushakov say?", [])
+    assert app._message_text(history[-1]).startswith(app.PLACEHOLDERS)
