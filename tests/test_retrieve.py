@@ -3,7 +3,7 @@
 import pytest
 
 from rag.index_store import build_index, load_index
-from rag.retrieve import RRF_K, Filters, Retriever
+from rag.retrieve import RRF_K, SENTENCE_WEIGHT, Filters, Retriever
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +39,15 @@ def test_who_said_what_finds_the_speaker_passage(mixed_index):
 
 
 def test_fusion_rewards_agreement_of_both_rankings(mixed_index):
-    retriever = Retriever(mixed_index)
-    passages = retriever.search("Rovers United score Saturday", k=3)
-    assert passages[0].chunk.article_id == "football.txt"
-    assert passages[0].score <= 2 / (RRF_K + 1) + 1 / (RRF_K + 1)
-    assert passages[0].dense > 0 and passages[0].keyword > 0
+    passages = Retriever(mixed_index).search("Rovers United score Saturday", k=3)
+    top = passages[0]
+    assert top.chunk.article_id == "football.txt" and top.dense > 0 and top.keyword > 0
+    # First in both rankings and holding the best sentence: the highest possible fused score.
+    assert top.score == pytest.approx(1.0 + SENTENCE_WEIGHT)
+    assert all(p.score < top.score for p in passages[1:])
+    assert len(top.sentence_scores) == len(top.chunk.sentences)
+    rrf = Retriever(mixed_index, mode="rrf").search("Rovers United score Saturday", k=1)[0]
+    assert rrf.chunk.article_id == "football.txt" and rrf.score == pytest.approx(2 / (RRF_K + 1))
 
 
 def test_filters_restrict_outlet_and_dates(mixed_index):
