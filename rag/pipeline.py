@@ -31,7 +31,7 @@ _SPEECH_VERB = (
 )
 
 
-def unquoted_people(question: str, evidence: list[Evidence]) -> list[str]:
+def unquoted_people(question: str, evidence: list[Evidence], quoted_anywhere: set[str] = frozenset()) -> list[str]:
     """People a what-did-X-say question names who appear in the passages but never speak there.
 
     A small model asked what someone said, with passages that only mention that person, tends to
@@ -45,8 +45,8 @@ def unquoted_people(question: str, evidence: list[Evidence]) -> list[str]:
     for run in dict.fromkeys(re.findall(r"\b[A-Z][a-z][\w'’-]+(?:\s+[A-Z][a-z][\w'’-]+)*", question[1:])):
         run = run.removesuffix("'s").removesuffix("’s")
         name = run.split()[-1]  # the surname carries the attribution ("Kushner said")
-        if not re.search(rf"\b{re.escape(name)}\b", text) or name in speakers:
-            continue  # not a person of these passages, or quoted by them
+        if not re.search(rf"\b{re.escape(name)}\b", text) or name in speakers or name.lower() in quoted_anywhere:
+            continue  # not a person of these passages, or quoted by them or elsewhere in the corpus
         spoken = re.search(rf"\b{re.escape(name)}\b[^.\"“]{{0,40}}?\b{_SPEECH_VERB}\b", text) or re.search(
             rf"\b{_SPEECH_VERB}\s+(?:\w+\s+){{0,3}}{re.escape(name)}\b|according to [^.]{{0,30}}{re.escape(name)}", text
         )
@@ -199,7 +199,7 @@ class Pipeline:
 
         answer = Answer(question=question, searched=searched, text=ABSTAIN_TEXT, abstained=True, evidence=evidence)
         best = max((e.relevance for e in evidence), default=0.0)
-        silent = unquoted_people(searched, evidence) if self.settings.check else []
+        silent = unquoted_people(searched, evidence, set(self.retriever.quoted)) if self.settings.check else []
         if silent:
             answer.text = f"The articles in the corpus do not quote {' or '.join(silent)} on this."
         elif best >= self.settings.min_relevance:
