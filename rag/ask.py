@@ -26,6 +26,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-check", action="store_true", help="keep the model's citations unchecked")
     parser.add_argument("--min-relevance", type=float, default=defaults.min_relevance)
+    parser.add_argument(
+        "--refusal-threshold",
+        type=float,
+        default=defaults.refusal_threshold,
+        help="abstain when the model's probability of replying NOT IN ARTICLES reaches this (above 1: never)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -37,6 +43,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         check=not args.no_check,
         abstain_unsupported=not args.no_check,
         min_relevance=args.min_relevance,
+        refusal_threshold=None if args.no_check else args.refusal_threshold,
     )
 
 

@@ -13,26 +13,16 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-import Stemmer
 from sentencex import segment
-from text_to_num import alpha2digit
 
 from rag.generate import Evidence
+from rag.text import STOPWORDS, WORD, content_words, normalize_text, numbers_in
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _QUOTED = re.compile(r"[\"“]([^\"“”]{3,}?)[\"”]")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _NAME = re.compile(r"\b[A-Z][a-zA-Z'’\-]+\b")
-STOPWORDS = set(
-    "a an the of to in on at for by with from and or but as is are was were be been being it its this that "
-    "these those he she they his her their them we our you your i not no so than then there here what which "
-    "who whom whose when where why how did does do has have had will would can could should may might "
-    "about into over after before said says say according also just very more most some any all one".split()
-)
 # Capitalised words that are not names: sentence openers and words a model adds to any answer.
 _COMMON_CAPS = STOPWORDS | {"according", "yes", "no", "however", "passage", "article", "articles", "quote"}
-_SCALE = re.compile(r"\b(thousand|million|billion|trillion)s?\b", re.IGNORECASE)
 _MONTHS = "january february march april may june july august september october november december".split()
 
 
@@ -64,43 +54,6 @@ class CheckedAnswer:
         return sum(s.supported for s in self.sentences) / len(self.sentences) if self.sentences else 0.0
 
 
-def normalize_text(text: str) -> str:
-    """Lowercase, straight quotes and apostrophes, number words as digits, single spaces."""
-    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    text = re.sub(r"\s+", " ", text).strip()
-    # Scale words stay words ("2.5 million" must not become "2.5 1000000"); "five" becomes "5".
-    text = _SCALE.sub(lambda m: f"qq{m.group(0).lower()}qq", text)
-    try:
-        text = alpha2digit(text, "en")
-    except Exception:  # noqa: BLE001 - a parsing failure must not break checking
-        pass
-    text = re.sub(r"qq(\w+?)qq", r"\1", text)
-    text = re.sub(r"(\d)\s*(?:per ?cent|percent|%)", r"\1 percent", text, flags=re.IGNORECASE)
-    return text.lower()
-
-
-def numbers_in(text: str) -> set[str]:
-    """Numeric values as canonical strings: "1,200" -> "1200", "5.0" -> "5"; "five" counts as 5."""
-    values = set()
-    for match in _NUMBER.finditer(normalize_text(text)):
-        raw = match.group(0)
-        raw = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", raw) else raw.replace(",", ".")
-        try:
-            value = float(raw)
-        except ValueError:
-            continue
-        values.add(f"{value:g}")
-    return values
-
-
-_STEM = Stemmer.Stemmer("english")
-
-
-def content_words(text: str) -> set[str]:
-    """Stemmed content words, so "American" matches "America" and "talks" matches "talk"."""
-    return {_STEM.stemWord(w) for w in _WORD.findall(normalize_text(text)) if w not in STOPWORDS and len(w) > 1}
-
-
 def names_in(sentence: str) -> set[str]:
     """Capitalised words that are likely names (not the sentence's first word, not common words)."""
     found = set()
@@ -109,8 +62,8 @@ def names_in(sentence: str) -> set[str]:
         if word.endswith("'s"):
             word = word[:-2]
         lower = word.lower()
-        if lower in _COMMON_CAPS or lower in _MONTHS:
-            continue
+        if lower in _COMMON_CAPS or lower in _MONTHS or numbers_in(word):
+            continue  # "Seven players" starts with a number, not a name
         start = match.start()
         if start == 0 or sentence[:start].rstrip().endswith((".", "!", "?", ":")):
             if lower in STOPWORDS:
@@ -166,7 +119,7 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     if missing_numbers:
         return False, 0.0, f"number(s) {sorted(missing_numbers)} not in passage [{evidence.number}]"
     context = normalize_text(passage + " " + header + " " + question)  # names the user gave need no support
-    context_words = set(_WORD.findall(context))
+    context_words = set(WORD.findall(context))
     prefixes = {w[:5] for w in context_words if len(w) >= 5}
     missing_names = {
         n for n in names_in(claim) if n not in context_words and not (len(n) >= 5 and n[:5] in prefixes)
@@ -174,12 +127,9 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     if missing_names:
         return False, 0.0, f"name(s) {sorted(missing_names)} not in passage [{evidence.number}]"
     words = content_words(claim) - content_words(question)
-    if not words:
-        return (
-            bool(question) and bool(names_in(claim) | numbers_in(claim) | set(_QUOTED.findall(claim))),
-            0.5,
-            ("only repeats the question"),
-        )
+    if not words:  # an answer must add something the question did not already say
+        added = (names_in(claim) - names_in(question)) | (numbers_in(claim) - numbers_in(question))
+        return bool(question) and bool(added | set(_QUOTED.findall(claim))), 0.5, "only repeats the question"
     overlap = len(words & content_words(passage + " " + header)) / len(words)
     if overlap < 0.5:
         return False, overlap, f"too few of its words in passage [{evidence.number}]"

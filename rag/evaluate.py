@@ -73,6 +73,8 @@ def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True) -> dict:
     record.update(
         answer=answer.text,
         raw=answer.raw,
+        refusal_p=answer.refusal_p,
+        relevance=round(max((e.relevance for e in answer.evidence), default=0.0), 3),
         abstained=answer.abstained,
         correct=correct,
         f1=0.0 if answer.abstained else token_f1(answer.text, answers),

@@ -10,8 +10,10 @@ import hashlib
 import importlib.metadata
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import numpy as np
 
 from rag.config import cache_dir
 from rag.embedding import ModelError
@@ -124,10 +126,24 @@ class LocalModel:
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def first_token(self, text: str) -> int:
+        """The token a reply starting with `text` begins with."""
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)[0]
+
     def stream_chat(
-        self, messages: list[dict], max_tokens: int = 160, temperature: float = 0.0, stop: list[str] | None = None
+        self,
+        messages: list[dict],
+        max_tokens: int = 160,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        logits_processor: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     ) -> Iterator[str]:
-        """Yield text pieces; the chat template stored in the GGUF formats the messages."""
+        """Yield text pieces; the chat template stored in the GGUF formats the messages.
+
+        `logits_processor(input_ids, logits)` sees (and may change) the logits of every generated token.
+        """
+        from llama_cpp import LogitsProcessorList
+
         with self.lock:
             stream = self.llm.create_chat_completion(
                 messages=messages,
@@ -137,6 +153,7 @@ class LocalModel:
                 repeat_penalty=1.0,
                 stop=stop,
                 stream=True,
+                logits_processor=LogitsProcessorList([logits_processor]) if logits_processor else None,
             )
             for event in stream:
                 piece = event["choices"][0]["delta"].get("content")

@@ -10,48 +10,55 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.cite import CheckedSentence, Citation, check_answer, markers_of
 from rag.config import default_top_k
-from rag.generate import Evidence, condense_question, fit_to_context, focus, is_not_found, stream_answer
+from rag.generate import (
+    NOT_FOUND,
+    Evidence,
+    RefusalGate,
+    condense_question,
+    fit_to_context,
+    focus,
+    is_not_found,
+    stream_answer,
+)
 from rag.index_store import Index, load_index
 from rag.llm import LocalModel, get_model
-from rag.retrieve import _SPEECH_QUESTION, Filters, Retriever
+from rag.retrieve import Filters, Retriever
+from rag.speakers import SPEECH_VERBS, speech_subjects
 
 MAX_QUESTION_CHARS = 1000
 ANSWER_TOKENS = 120
 ABSTAIN_TEXT = "The articles in the corpus do not answer this question."
 
 
-_SPEECH_VERB = (
-    r"(?:said|says|say|saying|told|tells|added|adds|warned|warns|argued|argues|insisted|insists|explained|"
-    r"claimed|claims|responded|replied|noted|announced|admitted|stressed|called|described|wrote|urged|believes)"
-)
-
-
 def unquoted_people(question: str, evidence: list[Evidence], quoted_anywhere: set[str] = frozenset()) -> list[str]:
-    """People a what-did-X-say question names who appear in the passages but never speak there.
+    """People a what-did-X-say question asks about who appear in the passages but never speak there.
 
     A small model asked what someone said, with passages that only mention that person, tends to
     put someone else's words in their mouth; the speakers recorded at index time rule that out.
+    Only people quoted nowhere in the corpus count: for anyone else retrieval may simply have missed
+    the passage, and the model's answer is checked anyway.
     """
-    if not _SPEECH_QUESTION.search(question):
-        return []
     text = " ".join(e.text for e in evidence)
     speakers = " ".join(q.speaker or "" for e in evidence for q in e.quotes)
     silent = []
-    for run in dict.fromkeys(re.findall(r"\b[A-Z][a-z][\w'’-]+(?:\s+[A-Z][a-z][\w'’-]+)*", question[1:])):
-        run = run.removesuffix("'s").removesuffix("’s")
-        name = run.split()[-1]  # the surname carries the attribution ("Kushner said")
+    for person in speech_subjects(question):
+        name = person.split()[-1]  # the surname carries the attribution ("Kushner said")
         if not re.search(rf"\b{re.escape(name)}\b", text) or name in speakers or name.lower() in quoted_anywhere:
             continue  # not a person of these passages, or quoted by them or elsewhere in the corpus
-        spoken = re.search(rf"\b{re.escape(name)}\b[^.\"“]{{0,40}}?\b{_SPEECH_VERB}\b", text) or re.search(
-            rf"\b{_SPEECH_VERB}\s+(?:\w+\s+){{0,3}}{re.escape(name)}\b|according to [^.]{{0,30}}{re.escape(name)}", text
+        surname = re.escape(name)
+        spoken = (
+            re.search(rf"\b{surname}\b[^.\"“]{{0,40}}?\b(?:{SPEECH_VERBS})\b", text)
+            or re.search(rf"\b(?:{SPEECH_VERBS})\s+(?:\w+\s+){{0,3}}{surname}\b", text)
+            or re.search(rf"according to [^.]{{0,30}}{surname}", text)
         )
         if not spoken:
-            silent.append(run)
+            silent.append(person)
     return silent
 
 
@@ -69,6 +76,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     sentences: list[CheckedSentence] = field(default_factory=list)
     raw: str = ""  # what the model wrote, before checking
+    refusal_p: float | None = None  # the model's probability of replying NOT IN ARTICLES (see RefusalGate)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -144,6 +152,7 @@ class Settings:
     check: bool = True  # verify and repair citations
     min_relevance: float = 0.15  # below this best sentence similarity, abstain without asking the model
     abstain_unsupported: bool = True  # an answer no passage supports becomes an abstention
+    refusal_threshold: float | None = 0.5  # see RefusalGate; None leaves the refusal to the model's first choice
 
 
 class Pipeline:
@@ -205,13 +214,20 @@ class Pipeline:
         elif best >= self.settings.min_relevance:
             budget = self.model.context_tokens - ANSWER_TOKENS - 64
             evidence = fit_to_context(searched, evidence, self.model.count_tokens, budget, speakers)
+            threshold = self.settings.refusal_threshold
+            gate = RefusalGate(self.model.first_token(NOT_FOUND), threshold) if threshold is not None else None
             pieces: list[str] = []
-            for piece in stream_answer(self.model, searched, evidence, speakers, max_tokens=ANSWER_TOKENS):
-                if not pieces:
-                    timings["first_token_s"] = time.perf_counter() - started
-                pieces.append(piece)
-                yield Token(piece)
+            with closing(stream_answer(self.model, searched, evidence, speakers, ANSWER_TOKENS, gate)) as stream:
+                for piece in stream:
+                    if not pieces:
+                        timings["first_token_s"] = time.perf_counter() - started
+                    if gate and gate.refused:
+                        pieces.append(NOT_FOUND)  # decided at the first token: no need to write it out
+                        break
+                    pieces.append(piece)
+                    yield Token(piece)
             answer.raw = "".join(pieces).strip()
+            answer.refusal_p = gate.probability if gate else None
             self._finish(answer, evidence)
         timings.setdefault("first_token_s", time.perf_counter() - started)
         timings["total_s"] = time.perf_counter() - started

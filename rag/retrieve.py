@@ -20,19 +20,17 @@ import Stemmer
 from rag.chunking import Chunk, text_for_embedding
 from rag.embedding import Embedder, get_embedder
 from rag.index_store import Index
+from rag.speakers import SPEECH_QUESTION
+from rag.text import content_words
 
 RRF_K = 60
 CANDIDATES = 50
 RERANK_DEPTH = 15  # fused candidates whose sentences are embedded and re-ranked
 KEYWORD_WEIGHT = 0.3  # share of BM25 in the normalized fusion (the rest is dense)
 SENTENCE_WEIGHT = 0.5  # weight of the best-sentence similarity in the re-ranking
+SENTENCE_KEYWORD_WEIGHT = 1.0  # share of question words found, added to a sentence's cosine similarity
 SPEAKER_BONUS = 0.25  # lift for a chunk quoting the person a who-said-what question names
 MODES = ("hybrid", "rrf", "dense", "bm25")
-_SPEECH_QUESTION = re.compile(
-    r"\b(say|said|says|saying|tell|told|comment\w*|claim\w*|describ\w*|call\w*|warn\w*|quot\w*|argu\w*|"
-    r"react\w*|respond\w*|repl\w*|insist\w*|remark\w*|view|position|stance|think|thinks|believe\w*)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,7 @@ class Retriever:
 
     def speakers_in(self, question: str) -> set[str]:
         """Surnames of quoted people named in a who-said-what question (empty for other questions)."""
-        if not _SPEECH_QUESTION.search(question):
+        if not SPEECH_QUESTION.search(question):
             return set()
         words = {w.lower() for w in re.findall(r"[A-Z][\w'-]+", question)}
         return {w.removesuffix("'s") for w in words if w.removesuffix("'s") in self.quoted}
@@ -147,7 +145,7 @@ class Retriever:
         sentence_scores: dict[int, list[float]] = {}
         if self.mode == "hybrid":
             top = ranked[:RERANK_DEPTH]
-            sentence_scores = self._sentence_scores(top, query)
+            sentence_scores = self._sentence_scores(top, query, question)
             best = _min_max({r: max(sentence_scores[r]) for r in top})
             final = {r: scores[r] + SENTENCE_WEIGHT * best[r] for r in top}
             for row in top:
@@ -173,12 +171,17 @@ class Retriever:
             )
         return passages
 
-    def _sentence_scores(self, rows: list[int], query: np.ndarray) -> dict[int, list[float]]:
+    def _sentence_scores(self, rows: list[int], query: np.ndarray, question: str) -> dict[int, list[float]]:
+        """Each sentence's match to the question: cosine similarity plus the share of the question's
+        content words it contains, so the sentence naming the asked-about people and numbers wins
+        over one that is merely on topic."""
         texts = [(row, text) for row in rows for text in self.chunks[row].sentence_texts()]
         similarity = self.embedder.encode([t for _, t in texts]) @ query if texts else []
+        asked = content_words(question)
         scores: dict[int, list[float]] = {row: [] for row in rows}
-        for (row, _), value in zip(texts, similarity, strict=True):
-            scores[row].append(float(value))
+        for (row, text), value in zip(texts, similarity, strict=True):
+            coverage = len(asked & content_words(text)) / len(asked) if asked else 0.0
+            scores[row].append(float(value) + SENTENCE_KEYWORD_WEIGHT * coverage)
         return scores
 
 

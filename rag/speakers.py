@@ -126,6 +126,28 @@ _BEFORE_COLON = re.compile(rf"(?P<name>{NAME})\s*(?:(?:{SPEECH_VERBS})\s*)?:\s*$
 _ACCORDING_TO = re.compile(rf"according to (?P<name>{NAME})")
 _PRONOUN_VERB = re.compile(rf"\b{_PRONOUNS}\s+(?:{SPEECH_VERBS})\b|(?:{SPEECH_VERBS})\s+{_PRONOUNS}\b")
 
+# The question side: "what did Ushakov say", "how did she describe", "Ushakov's view of the talks".
+SPEECH_QUESTION = re.compile(
+    r"\b(say|said|says|saying|tell|told|comment\w*|claim\w*|describ\w*|call\w*|warn\w*|quot\w*|argu\w*|"
+    r"react\w*|respond\w*|repl\w*|insist\w*|remark\w*|view|position|stance|think|thinks|believe\w*)\b",
+    re.IGNORECASE,
+)
+_ASKED_ABOUT = re.compile(rf"(?P<name>{NAME})(?:'s|’s)?\s+(?:{SPEECH_QUESTION.pattern[3:-3]})\b")
+
+
+def speech_subjects(question: str) -> list[str]:
+    """The people whose own words a question asks for: the subject of its speech verb.
+
+    "What did Ushakov say about compromise?" asks for Ushakov's words; "Which analyst said costs
+    mattered?" and "Who told Gerrard to stay?" name no speaker, they ask for one.
+    """
+    found = []
+    for match in _ASKED_ABOUT.finditer(question):
+        name = clean_name(match.group("name"))
+        if name:
+            found.append(name.removesuffix("'s").removesuffix("’s"))
+    return list(dict.fromkeys(found))
+
 
 def clean_name(raw: str) -> str | None:
     """Drop sentence-initial words, honorifics and titles: "But Ushakov" -> "Ushakov"."""

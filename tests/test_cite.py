@@ -65,3 +65,24 @@ def test_markers_after_the_full_stop_stay_with_their_sentence():
         "The talks lasted five hours. [1]",
         "Coal imports fell. [2]",
     ]
+
+
+def test_money_abbreviations_equal_spelled_out_amounts():
+    barclays = make_evidence(3, "Barclaycard made £801m in 2004, and the bank earned £3.3bn in all.")
+    assert numbers_in("£801m") == numbers_in("£801 million") == {"801"}
+    assert support("Barclaycard made £801 million in 2004 [3].", barclays)[0]
+    assert support("The bank earned 3.3 billion pounds [3].", barclays)[0]
+
+
+def test_number_word_opening_a_sentence_is_a_number_not_a_name():
+    chelsea = make_evidence(4, "Chelsea finished the game with seven able-bodied players.")
+    assert names_in("Seven able-bodied players.") == set()
+    assert support("Seven able-bodied players [4].", chelsea, "How many able-bodied players did Chelsea have?")[0]
+
+
+def test_answer_that_only_repeats_the_question_is_unsupported():
+    commodore = make_evidence(5, "Yeahronimo Media Ventures bought the Commodore brand for $32m.")
+    question = "Who is the chief executive of Yeahronimo Media Ventures, the firm that bought Commodore?"
+    ok, _, reason = support("Yeahronimo Media Ventures is the chief executive of Yeahronimo [5].", commodore, question)
+    assert not ok and "repeats the question" in reason
+    assert support("Yeahronimo Media Ventures paid $32m for Commodore [5].", commodore, question)[0]

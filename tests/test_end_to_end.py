@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from rag.pipeline import Done, Pipeline, QuestionError, Retrieved, Token
+from rag.pipeline import Done, Pipeline, QuestionError, Retrieved, Settings, Token
 
 
 def test_ushakov_question_quotes_him_with_a_checked_citation(seed_pipeline):
@@ -107,3 +107,14 @@ def test_evaluate_cli_writes_the_report_keys(seed_index, tmp_path):
     assert set(report) == {"n", "retrieval", "answer", "citations", "abstention", "latency_s", "per_question"}
     assert set(report["citations"]) == {"precision", "answer_support", "supported_rate"}
     assert report["n"] == 3 and len(report["per_question"]) == 3
+
+
+def test_refusal_is_decided_by_the_calibrated_threshold(seed_index, default_model):
+    """The same question, the real model: forced to answer below the threshold, to abstain at it."""
+    question = "How long did the talks in Moscow last?"
+    never = Pipeline(seed_index, local_model=default_model, settings=Settings(refusal_threshold=1.01)).answer(question)
+    assert never.refusal_p is not None and 0.0 <= never.refusal_p < 1.0
+    assert not never.abstained and "NOT IN ARTICLES" not in never.raw
+    always = Pipeline(seed_index, local_model=default_model, settings=Settings(refusal_threshold=0.0)).answer(question)
+    assert always.abstained and always.refusal_p == never.refusal_p
+    assert always.text.startswith("The articles in the corpus do not")

@@ -1,0 +1,60 @@
+"""Text normalization shared by retrieval and the citation check: numbers, money, stemmed words.
+
+"five" and "5", "3%" and "3 percent", "£801m" and "£801 million" must compare equal, and "talks"
+must match "talk", wherever a question, an answer and a passage are compared.
+"""
+
+from __future__ import annotations
+
+import re
+
+import Stemmer
+from text_to_num import alpha2digit
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+STOPWORDS = set(
+    "a an the of to in on at for by with from and or but as is are was were be been being it its this that "
+    "these those he she they his her their them we our you your i not no so than then there here what which "
+    "who whom whose when where why how did does do has have had will would can could should may might "
+    "about into over after before said says say according also just very more most some any all one".split()
+)
+_SCALE = re.compile(r"\b(thousand|million|billion|trillion)s?\b", re.IGNORECASE)
+_SCALE_SUFFIX = re.compile(r"(\d)\s?(bn|m|k)\b")
+_SUFFIX_WORDS = {"bn": "billion", "m": "million", "k": "thousand"}
+_STEM = Stemmer.Stemmer("english")
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase, straight quotes and apostrophes, number words as digits, single spaces."""
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    text = re.sub(r"\s+", " ", text).strip()
+    text = _SCALE_SUFFIX.sub(lambda m: f"{m.group(1)} {_SUFFIX_WORDS[m.group(2)]}", text)  # £801m = £801 million
+    # Scale words stay words ("2.5 million" must not become "2.5 1000000"); "five" becomes "5".
+    text = _SCALE.sub(lambda m: f"qq{m.group(0).lower()}qq", text)
+    try:
+        text = alpha2digit(text, "en")
+    except Exception:  # noqa: BLE001 - a parsing failure must not break checking
+        pass
+    text = re.sub(r"qq(\w+?)qq", r"\1", text)
+    text = re.sub(r"(\d)\s*(?:per ?cent|percent|%)", r"\1 percent", text, flags=re.IGNORECASE)
+    return text.lower()
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numeric values as canonical strings: "1,200" -> "1200", "5.0" -> "5"; "five" counts as 5."""
+    values = set()
+    for match in _NUMBER.finditer(normalize_text(text)):
+        raw = match.group(0)
+        raw = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", raw) else raw.replace(",", ".")
+        try:
+            value = float(raw)
+        except ValueError:
+            continue
+        values.add(f"{value:g}")
+    return values
+
+
+def content_words(text: str) -> set[str]:
+    """Stemmed content words, so "American" matches "America" and "talks" matches "talk"."""
+    return {_STEM.stemWord(w) for w in WORD.findall(normalize_text(text)) if w not in STOPWORDS and len(w) > 1}
