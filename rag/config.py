@@ -22,6 +22,6 @@ def default_top_k() -> int:
 
 def cache_dir() -> Path:
     """Where the assembled default model lives (shared by every clone on the machine)."""
-    base = os.environ.get("RAG_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    path = Path(base) / "newsrag" if "RAG_CACHE" not in os.environ else Path(base)
-    return path
+    if os.environ.get("RAG_CACHE"):
+        return Path(os.environ["RAG_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsrag"

@@ -32,7 +32,7 @@ from rag.retrieve import Filters, Retriever
 from rag.speakers import SPEECH_VERBS, speech_subjects
 
 MAX_QUESTION_CHARS = 1000
-ANSWER_TOKENS = 120
+ANSWER_TOKENS = 80  # one or two short sentences; longer replies were rambling and made p95 long
 ABSTAIN_TEXT = "The articles in the corpus do not answer this question."
 
 
