@@ -52,7 +52,7 @@ class Evidence:
     end: int
     sentences: list[tuple[int, int]]
     score: float  # retrieval score of the chunk
-    relevance: float  # best question-sentence similarity inside the span
+    relevance: float  # best question-sentence match inside the span (see Retriever._sentence_scores)
     quotes: list[Quote] = field(default_factory=list)
 
     @property

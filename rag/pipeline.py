@@ -150,7 +150,7 @@ class Settings:
     focused: bool = True  # narrow passages to their best sentences
     window: int = 2  # neighbours kept on each side of the best sentence
     check: bool = True  # verify and repair citations
-    min_relevance: float = 0.15  # below this best sentence similarity, abstain without asking the model
+    min_relevance: float = 0.15  # below this best sentence match (cosine + question-word share), abstain at once
     abstain_unsupported: bool = True  # an answer no passage supports becomes an abstention
     refusal_threshold: float | None = 0.5  # see RefusalGate; None leaves the refusal to the model's first choice
 
