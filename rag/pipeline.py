@@ -49,9 +49,9 @@ def unquoted_people(question: str, evidence: list[Evidence], quoted_anywhere: se
     silent = []
     for person in speech_subjects(question):
         name = person.split()[-1]  # the surname carries the attribution ("Kushner said")
-        if not re.search(rf"\b{re.escape(name)}\b", text) or name in speakers or name.lower() in quoted_anywhere:
-            continue  # not a person of these passages, or quoted by them or elsewhere in the corpus
         surname = re.escape(name)
+        if not re.search(rf"\b{surname}\b", text) or name in speakers or name.lower() in quoted_anywhere:
+            continue  # not a person of these passages, or quoted by them or elsewhere in the corpus
         spoken = (
             re.search(rf"\b{surname}\b[^.\"“]{{0,40}}?\b(?:{SPEECH_VERBS})\b", text)
             or re.search(rf"\b(?:{SPEECH_VERBS})\s+(?:\w+\s+){{0,3}}{surname}\b", text)
@@ -146,7 +146,7 @@ def validate_question(question: str) -> str:
 @dataclass
 class Settings:
     top_k: int = field(default_factory=default_top_k)
-    retrieval: str = "hybrid"  # hybrid | dense | bm25
+    retrieval: str = "hybrid"  # hybrid | rrf | dense | bm25
     focused: bool = True  # narrow passages to their best sentences
     window: int = 2  # neighbours kept on each side of the best sentence
     check: bool = True  # verify and repair citations

@@ -62,7 +62,7 @@ class Passage:
     dense: float = 0.0  # cosine similarity of the question and the chunk
     keyword: float = 0.0  # BM25 score
     speakers: list[str] = field(default_factory=list)  # people in the question quoted in this chunk
-    sentence_scores: list[float] = field(default_factory=list)  # question similarity of each chunk sentence
+    sentence_scores: list[float] = field(default_factory=list)  # each chunk sentence's match (see _sentence_scores)
 
 
 _STEMMER = Stemmer.Stemmer("english")

@@ -127,12 +127,12 @@ _ACCORDING_TO = re.compile(rf"according to (?P<name>{NAME})")
 _PRONOUN_VERB = re.compile(rf"\b{_PRONOUNS}\s+(?:{SPEECH_VERBS})\b|(?:{SPEECH_VERBS})\s+{_PRONOUNS}\b")
 
 # The question side: "what did Ushakov say", "how did she describe", "Ushakov's view of the talks".
-SPEECH_QUESTION = re.compile(
-    r"\b(say|said|says|saying|tell|told|comment\w*|claim\w*|describ\w*|call\w*|warn\w*|quot\w*|argu\w*|"
-    r"react\w*|respond\w*|repl\w*|insist\w*|remark\w*|view|position|stance|think|thinks|believe\w*)\b",
-    re.IGNORECASE,
+_QUESTION_VERBS = (
+    r"say|said|says|saying|tell|told|comment\w*|claim\w*|describ\w*|call\w*|warn\w*|quot\w*|argu\w*|"
+    r"react\w*|respond\w*|repl\w*|insist\w*|remark\w*|view|position|stance|think|thinks|believe\w*"
 )
-_ASKED_ABOUT = re.compile(rf"(?P<name>{NAME})(?:'s|’s)?\s+(?:{SPEECH_QUESTION.pattern[3:-3]})\b")
+SPEECH_QUESTION = re.compile(rf"\b({_QUESTION_VERBS})\b", re.IGNORECASE)
+_ASKED_ABOUT = re.compile(rf"(?P<name>{NAME})(?:'s|’s)?\s+(?:{_QUESTION_VERBS})\b")
 
 
 def speech_subjects(question: str) -> list[str]:
