@@ -13,6 +13,16 @@ from rag.pipeline import Done, Pipeline, QuestionError, Settings, Token
 from rag.retrieve import Filters
 
 
+def _windows(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"expected comma-separated sentence counts such as 2,1,0, not {text!r}")
+    return values
+
+
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags shared by ask, evaluate and bench, so each can reproduce the others' runs."""
     parser.add_argument("--index", default=default_index(), help="index folder (RAG_INDEX; default: %(default)s)")
@@ -22,7 +32,11 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retrieval", choices=["hybrid", "rrf", "dense", "bm25"], default=defaults.retrieval)
     parser.add_argument("--full-passages", action="store_true", help="show the model whole chunks, not best sentences")
     parser.add_argument(
-        "--window", type=int, default=defaults.window, help="sentences kept on each side of the best one"
+        "--windows",
+        type=_windows,
+        default=defaults.windows,
+        help="sentences kept on each side of the best one, by passage rank; the last holds for the rest "
+        "(default: %(default)s)",
     )
     parser.add_argument("--no-check", action="store_true", help="keep the model's citations unchecked")
     parser.add_argument("--min-relevance", type=float, default=defaults.min_relevance)
@@ -39,7 +53,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         top_k=args.top_k,
         retrieval=args.retrieval,
         focused=not args.full_passages,
-        window=args.window,
+        windows=args.windows,
         check=not args.no_check,
         abstain_unsupported=not args.no_check,
         min_relevance=args.min_relevance,

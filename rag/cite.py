@@ -15,15 +15,12 @@ from dataclasses import dataclass, field
 
 from sentencex import segment
 
+from rag.answer_type import expected_answer, offers_answer
 from rag.generate import Evidence
-from rag.text import STOPWORDS, WORD, content_words, normalize_text, numbers_in
+from rag.text import WORD, content_words, names_in, normalize_text, numbers_in
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _QUOTED = re.compile(r"[\"“]([^\"“”]{3,}?)[\"”]")
-_NAME = re.compile(r"\b[A-Z][a-zA-Z'’\-]+\b")
-# Capitalised words that are not names: sentence openers and words a model adds to any answer.
-_COMMON_CAPS = STOPWORDS | {"according", "yes", "no", "however", "passage", "article", "articles", "quote"}
-_MONTHS = "january february march april may june july august september october november december".split()
 
 
 @dataclass
@@ -52,24 +49,6 @@ class CheckedAnswer:
     @property
     def supported_rate(self) -> float:
         return sum(s.supported for s in self.sentences) / len(self.sentences) if self.sentences else 0.0
-
-
-def names_in(sentence: str) -> set[str]:
-    """Capitalised words that are likely names (not the sentence's first word, not common words)."""
-    found = set()
-    for match in _NAME.finditer(sentence):
-        word = match.group(0).replace("’", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
-        lower = word.lower()
-        if lower in _COMMON_CAPS or lower in _MONTHS or numbers_in(word):
-            continue  # "Seven players" starts with a number, not a name
-        start = match.start()
-        if start == 0 or sentence[:start].rstrip().endswith((".", "!", "?", ":")):
-            if lower in STOPWORDS:
-                continue
-        found.add(lower)
-    return found
 
 
 def split_answer(text: str) -> list[str]:
@@ -225,6 +204,14 @@ def check_answer(answer: str, evidence: list[Evidence], question: str = "") -> C
                     quote_start=span[0],
                     quote_end=span[1],
                 )
+    kind = expected_answer(question) if question else None
+    if (
+        kind
+        and checked.sentences
+        and not any(offers_answer(strip_markers(s.text), question, kind, strict=False) for s in checked.sentences)
+    ):
+        for sentence in checked.sentences:  # on topic, but without the number, date or name asked for
+            sentence.supported, sentence.reason = False, f"gives no {kind} the question does not already give"
     checked.text = " ".join(out_sentences)
     checked.citations = sorted(citations.values(), key=lambda c: (c.marker, c.quote_start))
     return checked

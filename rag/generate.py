@@ -75,10 +75,14 @@ def focus(
     passages: list[Passage],
     question: str,
     embedder: Embedder,
-    window: int = 1,
+    windows: tuple[int, ...] = (1,),
     full: bool = False,
 ) -> list[Evidence]:
-    """Narrow each chunk to its best sentence plus `window` neighbours on each side."""
+    """Narrow each chunk to its best sentence plus `windows[rank]` neighbours on each side.
+
+    The last value holds for further passages. Lower-ranked passages can get less context: the best
+    one usually holds the answer, and every sentence shown costs prompt-reading time.
+    """
     all_sentences = [s for p in passages for s in p.chunk.sentence_texts()]
     if not all_sentences:
         return []
@@ -101,7 +105,8 @@ def focus(
         if full:
             first, last = 0, len(spans) - 1
         else:
-            first, last = max(0, best - window), min(len(spans) - 1, best + window)
+            side = windows[min(len(evidence), len(windows) - 1)]
+            first, last = max(0, best - side), min(len(spans) - 1, best + side)
             while first < best and (passage.chunk.article_id, spans[first]) in shown:
                 first += 1
             while last > best and (passage.chunk.article_id, spans[last]) in shown:

@@ -8,10 +8,13 @@ import re
 import string
 from collections import Counter
 
+from rag.text import normalize_text
+
 
 def normalize_answer(text: str) -> str:
-    """SQuAD normalization: lowercase, no punctuation, no articles, single spaces."""
-    text = text.lower().replace("’", "'")
+    """SQuAD normalization (lowercase, no punctuation, no articles, single spaces), after the
+    checker's own: "seven" = "7", "£801m" = "£801 million", "5%" = "5 percent"."""
+    text = normalize_text(text).replace("’", "'")
     text = "".join(ch if ch not in set(string.punctuation) | {"“", "”", "‘", "£", "€"} else " " for ch in text)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())

@@ -148,7 +148,7 @@ class Settings:
     top_k: int = field(default_factory=default_top_k)
     retrieval: str = "hybrid"  # hybrid | rrf | dense | bm25
     focused: bool = True  # narrow passages to their best sentences
-    window: int = 2  # neighbours kept on each side of the best sentence
+    windows: tuple[int, ...] = (2, 1, 0)  # neighbours kept each side of the best sentence, by passage rank
     check: bool = True  # verify and repair citations
     min_relevance: float = 0.15  # below this best sentence match (cosine + question-word share), abstain at once
     abstain_unsupported: bool = True  # an answer no passage supports becomes an abstention
@@ -184,7 +184,11 @@ class Pipeline:
     def retrieve(self, question: str, filters: Filters | None = None) -> list[Evidence]:
         passages = self.retriever.search(question, k=self.settings.top_k, filters=filters)
         return focus(
-            passages, question, self.retriever.embedder, window=self.settings.window, full=not self.settings.focused
+            passages,
+            question,
+            self.retriever.embedder,
+            windows=self.settings.windows,
+            full=not self.settings.focused,
         )
 
     def stream(

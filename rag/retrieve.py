@@ -17,6 +17,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from rag.answer_type import expected_answer, offers_answer
 from rag.chunking import Chunk, text_for_embedding
 from rag.embedding import Embedder, get_embedder
 from rag.index_store import Index
@@ -27,8 +28,9 @@ RRF_K = 60
 CANDIDATES = 50
 RERANK_DEPTH = 15  # fused candidates whose sentences are embedded and re-ranked
 KEYWORD_WEIGHT = 0.3  # share of BM25 in the normalized fusion (the rest is dense)
-SENTENCE_WEIGHT = 0.5  # weight of the best-sentence similarity in the re-ranking
+SENTENCE_WEIGHT = 1.0  # weight of the best-sentence similarity in the re-ranking
 SENTENCE_KEYWORD_WEIGHT = 1.0  # share of question words found, added to a sentence's cosine similarity
+ANSWER_TYPE_BONUS = 0.25  # for a sentence holding a fact of the asked kind (see rag.answer_type)
 SPEAKER_BONUS = 0.25  # lift for a chunk quoting the person a who-said-what question names
 MODES = ("hybrid", "rrf", "dense", "bm25")
 
@@ -174,14 +176,18 @@ class Retriever:
     def _sentence_scores(self, rows: list[int], query: np.ndarray, question: str) -> dict[int, list[float]]:
         """Each sentence's match to the question: cosine similarity plus the share of the question's
         content words it contains, so the sentence naming the asked-about people and numbers wins
-        over one that is merely on topic."""
+        over one that is merely on topic, plus a bonus when it holds a fact of the kind asked for
+        (a number for "how many"), so the answering sentence wins over one restating the question."""
         texts = [(row, text) for row in rows for text in self.chunks[row].sentence_texts()]
-        similarity = self.embedder.encode([t for _, t in texts]) @ query if texts else []
+        vectors = [self.index.chunk_sentence_vectors(row) for row in rows]  # embedded at build time
+        similarity = np.concatenate(vectors).astype(np.float32) @ query if texts else []
         asked = content_words(question)
+        kind = expected_answer(question)
         scores: dict[int, list[float]] = {row: [] for row in rows}
         for (row, text), value in zip(texts, similarity, strict=True):
             coverage = len(asked & content_words(text)) / len(asked) if asked else 0.0
-            scores[row].append(float(value) + SENTENCE_KEYWORD_WEIGHT * coverage)
+            answers = ANSWER_TYPE_BONUS if offers_answer(text, question, kind) else 0.0
+            scores[row].append(float(value) + SENTENCE_KEYWORD_WEIGHT * coverage + answers)
         return scores
 
 

@@ -58,3 +58,27 @@ def numbers_in(text: str) -> set[str]:
 def content_words(text: str) -> set[str]:
     """Stemmed content words, so "American" matches "America" and "talks" matches "talk"."""
     return {_STEM.stemWord(w) for w in WORD.findall(normalize_text(text)) if w not in STOPWORDS and len(w) > 1}
+
+
+_NAME = re.compile(r"\b[A-Z][a-zA-Z'’\-]+\b")
+# Capitalised words that are not names: sentence openers and words a model adds to any answer.
+_COMMON_CAPS = STOPWORDS | {"according", "yes", "no", "however", "passage", "article", "articles", "quote"}
+_MONTHS = "january february march april may june july august september october november december".split()
+
+
+def names_in(sentence: str) -> set[str]:
+    """Capitalised words that are likely names (not the sentence's first word, not common words)."""
+    found = set()
+    for match in _NAME.finditer(sentence):
+        word = match.group(0).replace("’", "'")
+        if word.endswith("'s"):
+            word = word[:-2]
+        lower = word.lower()
+        if lower in _COMMON_CAPS or lower in _MONTHS or numbers_in(word):
+            continue  # "Seven players" starts with a number, not a name
+        start = match.start()
+        if start == 0 or sentence[:start].rstrip().endswith((".", "!", "?", ":")):
+            if lower in STOPWORDS:
+                continue
+        found.add(lower)
+    return found

@@ -86,3 +86,13 @@ def test_answer_that_only_repeats_the_question_is_unsupported():
     ok, _, reason = support("Yeahronimo Media Ventures is the chief executive of Yeahronimo [5].", commodore, question)
     assert not ok and "repeats the question" in reason
     assert support("Yeahronimo Media Ventures paid $32m for Commodore [5].", commodore, question)[0]
+
+
+def test_answer_without_the_kind_of_fact_asked_for_is_unsupported():
+    question = "How many hours did the talks last?"
+    checked = check_answer("The talks lasted a long time [1].", [USHAKOV], question)
+    assert not checked.sentences[0].supported and "gives no number" in checked.sentences[0].reason
+    assert check_answer("The talks lasted five hours [1].", [USHAKOV], question).sentences[0].supported
+    who = "Who said compromise had not been found?"
+    assert not check_answer("Compromise had not been found [1].", [USHAKOV], who).sentences[0].supported
+    assert check_answer("Yuri Ushakov said so [1].", [USHAKOV], who).sentences[0].supported

@@ -1,6 +1,8 @@
 import numpy as np
 
-from rag.generate import RefusalGate
+from rag.chunking import Chunk
+from rag.generate import RefusalGate, focus
+from rag.retrieve import Passage
 
 
 def logits_with(refusal: float, other: float = 0.0, size: int = 5) -> np.ndarray:
@@ -29,3 +31,22 @@ def test_only_the_first_token_is_judged():
     later = logits_with(refusal=9.0)
     assert np.array_equal(gate(np.array([1]), later.copy()), later)
     assert not gate.refused
+
+
+def _chunk(article: str, sentences: list[str]) -> Chunk:
+    text = " ".join(sentences)
+    spans, cursor = [], 0
+    for sentence in sentences:
+        spans.append((cursor, cursor + len(sentence)))
+        cursor += len(sentence) + 1
+    return Chunk(f"{article}::0", article, article.title(), "BBC News", "2005-01-01", 0, len(text), text, spans)
+
+
+def test_focus_gives_lower_ranked_passages_fewer_neighbours():
+    sentences = [f"Sentence {n} of the story." for n in range(7)]
+    scores = [0.1, 0.2, 0.3, 0.9, 0.3, 0.2, 0.1]  # the best sentence sits in the middle
+    passages = [Passage(_chunk(name, sentences), 1.0, sentence_scores=scores) for name in ("a", "b", "c", "d")]
+    evidence = focus(passages, "question", embedder=None, windows=(2, 1, 0))
+    assert [len(e.sentences) for e in evidence] == [5, 3, 1, 1]  # +-2, +-1, then the best sentence alone
+    assert all(e.sentence_texts()[len(e.sentences) // 2] == "Sentence 3 of the story." for e in evidence)
+    assert [e.number for e in evidence] == [1, 2, 3, 4] and evidence[0].relevance == 0.9

@@ -56,6 +56,26 @@ def test_build_then_no_op_then_incremental_changes(corpus_copy, tmp_path):
     assert loaded.vectors.ntotal == len(loaded.chunks) == first.chunks
 
 
+def test_sentence_vectors_match_fresh_embeddings_after_incremental_builds(corpus_copy, tmp_path):
+    """Retrieval re-ranks by these stored vectors, so they must stay aligned with the chunks' sentences."""
+    import numpy as np
+
+    from rag.embedding import get_embedder
+
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    (corpus_copy / "0.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday. Traders cheered.")
+    build_index(corpus_copy, index, show_progress=False)  # kept rows are re-ordered around the new article
+    loaded = load_index(index)
+    assert {c.article_id for c in loaded.chunks} == {"0.txt", "000_34dd6e6ea37e3941.txt"}
+    embedder = get_embedder(loaded.embedder)
+    for row in range(len(loaded.chunks)):
+        stored = np.asarray(loaded.chunk_sentence_vectors(row), dtype=np.float32)
+        fresh = embedder.encode(loaded.chunks[row].sentence_texts())
+        assert stored.shape == fresh.shape
+        assert np.allclose(stored, fresh, atol=2e-3)
+
+
 def test_changed_chunking_forces_a_full_rebuild(corpus_copy, tmp_path):
     index = tmp_path / "index"
     build_index(corpus_copy, index, show_progress=False)

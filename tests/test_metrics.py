@@ -14,6 +14,13 @@ def test_contains_answer_matches_whole_tokens_only():
     assert not contains_answer("anything", [""])
 
 
+def test_contains_answer_equates_number_words_digits_and_money_abbreviations():
+    assert contains_answer("There were 7 breaks for rain [2].", ["seven"])
+    assert contains_answer("Profits rose to £801m.", ["£801 million"])
+    assert contains_answer("Sales grew 5 per cent.", ["5%"])
+    assert not contains_answer("There were 17 breaks.", ["seven"])
+
+
 def test_token_f1_takes_the_best_answer():
     assert token_f1("five hours", ["5 hours", "five hours"]) == 1.0
     assert token_f1("the talks lasted five hours", ["five hours"]) == pytest.approx(2 * (2 / 4) * 1 / (2 / 4 + 1))

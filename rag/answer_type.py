@@ -1,0 +1,66 @@
+"""What kind of fact a question asks for, and whether a sentence offers one.
+
+"How many ..." wants a number, "who ..." and "which ..." a name, "when ..." a date. A sentence that
+restates the question without such a fact is on topic but does not answer it; the sentence that
+answers it usually holds a number or a name the question does not. Classic answer-type matching
+from factoid question answering, used by retrieval to prefer answering sentences.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.text import names_in, numbers_in
+
+NUMBER, NAME, DATE = "number", "name", "date"
+
+_QUANTITY = (
+    "amount|number|price|cost|fee|salary|wage|pay|profits?|loss(?:es)?|revenues?|sales|score|attendance|"
+    "majority|fortune|rate|age|total|figure|value|budget|percentage|proportion|margin|turnover|debt|deficit|"
+    "fine|sum|valuation|odds|population|size|capacity"
+)
+_NUMBER_QUESTION = re.compile(
+    rf"\bhow (many|much|old|long|far|big|large|high|often|fast)\b"
+    rf"|\bwhat (?:was|is|were|are|will be)? ?(?:the |its |his |her |their )?(?:[\w-]+ ){{0,2}}(?:{_QUANTITY})\b"
+    r"|\b(what|which) (year|percentage|proportion|share)\b",
+    re.IGNORECASE,
+)
+_DATE_QUESTION = re.compile(r"^\W*when\b|\b(what|which) (date|day|month|time)\b|\bdeadline\b", re.IGNORECASE)
+_NAME_QUESTION = re.compile(
+    r"^\W*(who|whom|whose|where|which)\b|\b(who|whom|whose|where)\b|\bwhat(?: is|'s| was)? the name\b"
+    r"|\b(in|at|from|to|for|by|with) (which|what)\b",
+    re.IGNORECASE,
+)
+_DATE_WORDS = (
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
+    "august september october november december yesterday today tomorrow tonight weekend christmas easter"
+).split()
+_WORD = re.compile(r"[a-z]+")
+
+
+def expected_answer(question: str) -> str | None:
+    """NUMBER, DATE or NAME; None for questions answered in words ("what did X say", "why")."""
+    if _NUMBER_QUESTION.search(question):
+        return NUMBER
+    if _DATE_QUESTION.search(question):
+        return DATE
+    if _NAME_QUESTION.search(question):
+        return NAME
+    return None
+
+
+def offers_answer(sentence: str, question: str, kind: str | None, strict: bool = True) -> bool:
+    """Does the sentence hold a fact of the asked kind that the question does not already give?
+
+    Not `strict`, a new number also answers a name or date question ("Where do coal imports stand?"
+    "At zero.").
+    """
+    if kind is None:
+        return False
+    new_numbers = numbers_in(sentence) - numbers_in(question)
+    if kind == NUMBER or (new_numbers and not strict):
+        return bool(new_numbers)
+    asked = set(_WORD.findall(question.lower()))
+    if kind == DATE:
+        return bool(new_numbers) or bool((set(_WORD.findall(sentence.lower())) - asked) & set(_DATE_WORDS))
+    return bool(names_in(sentence) - names_in(question) - asked)
