@@ -2,7 +2,9 @@
 
 Reports index build time and chunks per second (from scratch, into a temporary folder), the no-op
 rebuild time, retrieval latency, time to first token and total answer time (p50/p95), and the
-process's peak memory. Timings are measured here, never asserted in tests.
+process's peak memory, and the model's own prompt-reading and writing speed measured at the end: the
+same machine is not equally fast all day, and answer times only compare at equal model speed.
+Timings are measured here, never asserted in tests.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from rag.evaluate import load_qa
 from rag.index_store import build_index
+from rag.llm import LocalModel
 from rag.metrics import percentile
 from rag.pipeline import Done, Pipeline, Settings
 
@@ -34,6 +37,25 @@ def machine() -> str:
     except OSError:
         memory = 0.0
     return f"{os.cpu_count()} cores, {cpu}, {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def model_speed(model: LocalModel, corpus: Path, prompt_tokens: int = 400, new_tokens: int = 40) -> tuple[float, float]:
+    """Tokens per second the model reads (a 400-token prompt) and writes (40 tokens), right now."""
+    text = " ".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(corpus.rglob("*.txt"))[:5])
+    tokens = model.llm.tokenize(text.encode("utf-8"))[:prompt_tokens]
+    with model.lock:
+        model.llm.reset()
+        started = time.perf_counter()
+        model.llm.eval(tokens)
+        reading = len(tokens) / (time.perf_counter() - started)
+        started, written = time.perf_counter(), 0
+        for _ in model.llm.generate(tokens[:50], top_k=1, reset=True):
+            written += 1
+            if written == new_tokens:
+                break
+        writing = written / (time.perf_counter() - started)  # includes re-reading 50 tokens: a small share
+        model.llm.reset()
+    return reading, writing
 
 
 def run(corpus: str, qa: str, questions: int, model: str | None) -> dict:
@@ -55,6 +77,7 @@ def run(corpus: str, qa: str, questions: int, model: str | None) -> dict:
                 if isinstance(event, Done):
                     first_token.append(event.answer.timings["first_token_s"])
                     total.append(event.answer.timings["total_s"])
+        reading, writing = model_speed(pipeline.model, Path(corpus))
     return {
         "corpus": corpus,
         "articles": len(first.added),
@@ -69,6 +92,8 @@ def run(corpus: str, qa: str, questions: int, model: str | None) -> dict:
         "first_token_p95_s": round(percentile(first_token, 95), 2),
         "answer_p50_s": round(percentile(total, 50), 2),
         "answer_p95_s": round(percentile(total, 95), 2),
+        "model_prompt_tokens_per_s": round(reading, 1),
+        "model_generation_tokens_per_s": round(writing, 1),
         "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "machine": machine(),
     }

@@ -185,7 +185,7 @@ def is_not_found(text: str) -> bool:
             re.search(r"\b(passages|articles|text)\b[^.]{0,40}\b(do|does) not (say|contain|mention|state)", lowered)
         )
         or bool(re.search(r"\bno (information|mention)\b", lowered))
-        or lowered.strip(" .[]0123456789") in ("", "none", "unknown")
+        or re.sub(r"\[\d+\]", "", lowered).strip(" .") in ("", "none", "unknown")  # a bare "[1]"; "771" is an answer
     )
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from rag.chunking import Chunk
-from rag.generate import RefusalGate, focus
+from rag.generate import RefusalGate, focus, is_not_found
 from rag.retrieve import Passage
 
 
@@ -50,3 +50,9 @@ def test_focus_gives_lower_ranked_passages_fewer_neighbours():
     assert [len(e.sentences) for e in evidence] == [5, 3, 1, 1]  # +-2, +-1, then the best sentence alone
     assert all(e.sentence_texts()[len(e.sentences) // 2] == "Sentence 3 of the story." for e in evidence)
     assert [e.number for e in evidence] == [1, 2, 3, 4] and evidence[0].relevance == 0.9
+
+
+def test_a_bare_number_is_an_answer_and_a_bare_marker_is_not():
+    assert not is_not_found("771") and not is_not_found("2008 [1]")
+    assert is_not_found("[1]") and is_not_found(" [2]. ") and is_not_found("NOT IN ARTICLES")
+    assert is_not_found("The passages do not say how old he is.")
