@@ -7,7 +7,7 @@ Layout of an index folder:
     gen-.../vectors.faiss          normalized embeddings in an inner-product index
     gen-.../sentences.npy          one float16 embedding per chunk sentence, in chunk order
 Sentence vectors are computed at build time because every question re-ranks its candidates by their
-best sentence: embedding ~90 sentences per question cost 0.3 s of each answer.
+best sentence: embedding ~90 sentences per question cost 0.3-0.4 s of each answer.
 A build writes a new generation beside the old one and only then swaps `current`, so a crash or
 Ctrl-C during a build leaves the previous index intact and loadable.
 """

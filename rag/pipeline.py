@@ -150,7 +150,7 @@ class Settings:
     focused: bool = True  # narrow passages to their best sentences
     windows: tuple[int, ...] = (2, 1, 0)  # neighbours kept each side of the best sentence, by passage rank
     check: bool = True  # verify and repair citations
-    min_relevance: float = 0.15  # below this best sentence match (cosine + question-word share), abstain at once
+    min_relevance: float = 0.15  # below this best sentence match (see Retriever._sentence_scores), abstain at once
     abstain_unsupported: bool = True  # an answer no passage supports becomes an abstention
     refusal_threshold: float | None = 0.5  # see RefusalGate; None leaves the refusal to the model's first choice
 

@@ -26,7 +26,7 @@ from rag.text import content_words
 
 RRF_K = 60
 CANDIDATES = 50
-RERANK_DEPTH = 15  # fused candidates whose sentences are embedded and re-ranked
+RERANK_DEPTH = 15  # fused candidates re-ranked by their best sentence (sentence vectors come from the index)
 KEYWORD_WEIGHT = 0.3  # share of BM25 in the normalized fusion (the rest is dense)
 SENTENCE_WEIGHT = 1.0  # weight of the best-sentence similarity in the re-ranking
 SENTENCE_KEYWORD_WEIGHT = 1.0  # share of question words found, added to a sentence's cosine similarity
