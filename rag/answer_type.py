@@ -9,8 +9,9 @@ from factoid question answering, used by retrieval to prefer answering sentences
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from rag.text import names_in, numbers_in
+from rag.text import MONTHS, names_in, numbers_in
 
 NUMBER, NAME, DATE = "number", "name", "date"
 
@@ -31,10 +32,11 @@ _NAME_QUESTION = re.compile(
     r"|\b(in|at|from|to|for|by|with) (which|what)\b",
     re.IGNORECASE,
 )
-_DATE_WORDS = (
-    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
-    "august september october november december yesterday today tomorrow tonight weekend christmas easter"
-).split()
+_DATE_WORDS = set(
+    MONTHS
+    + "monday tuesday wednesday thursday friday saturday sunday yesterday today tomorrow tonight weekend "
+    "christmas easter".split()
+)
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -57,10 +59,17 @@ def offers_answer(sentence: str, question: str, kind: str | None, strict: bool =
     """
     if kind is None:
         return False
-    new_numbers = numbers_in(sentence) - numbers_in(question)
+    asked_numbers, asked_names, asked_words = _given_by(question)
+    new_numbers = numbers_in(sentence) - asked_numbers
     if kind == NUMBER or (new_numbers and not strict):
         return bool(new_numbers)
-    asked = set(_WORD.findall(question.lower()))
     if kind == DATE:
-        return bool(new_numbers) or bool((set(_WORD.findall(sentence.lower())) - asked) & set(_DATE_WORDS))
-    return bool(names_in(sentence) - names_in(question) - asked)
+        return bool(new_numbers) or bool((set(_WORD.findall(sentence.lower())) - asked_words) & _DATE_WORDS)
+    return bool(names_in(sentence) - asked_names - asked_words)
+
+
+@lru_cache(maxsize=64)
+def _given_by(question: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The numbers, names and words a question already gives: computed once, not for each of the
+    ~90 sentences retrieval compares with it."""
+    return frozenset(numbers_in(question)), frozenset(names_in(question)), frozenset(_WORD.findall(question.lower()))

@@ -14,7 +14,7 @@ from rag.text import normalize_text
 def normalize_answer(text: str) -> str:
     """SQuAD normalization (lowercase, no punctuation, no articles, single spaces), after the
     checker's own: "seven" = "7", "£801m" = "£801 million", "5%" = "5 percent"."""
-    text = normalize_text(text).replace("’", "'")
+    text = normalize_text(text)  # also lowercases and straightens quotes
     text = "".join(ch if ch not in set(string.punctuation) | {"“", "”", "‘", "£", "€"} else " " for ch in text)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())

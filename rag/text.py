@@ -63,7 +63,7 @@ def content_words(text: str) -> set[str]:
 _NAME = re.compile(r"\b[A-Z][a-zA-Z'’\-]+\b")
 # Capitalised words that are not names: sentence openers and words a model adds to any answer.
 _COMMON_CAPS = STOPWORDS | {"according", "yes", "no", "however", "passage", "article", "articles", "quote"}
-_MONTHS = "january february march april may june july august september october november december".split()
+MONTHS = "january february march april may june july august september october november december".split()
 
 
 def names_in(sentence: str) -> set[str]:
@@ -74,7 +74,7 @@ def names_in(sentence: str) -> set[str]:
         if word.endswith("'s"):
             word = word[:-2]
         lower = word.lower()
-        if lower in _COMMON_CAPS or lower in _MONTHS or numbers_in(word):
+        if lower in _COMMON_CAPS or lower in MONTHS or numbers_in(word):
             continue  # "Seven players" starts with a number, not a name
         start = match.start()
         if start == 0 or sentence[:start].rstrip().endswith((".", "!", "?", ":")):
