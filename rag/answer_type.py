@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from rag.text import MONTHS, names_in, numbers_in
+from rag.text import MONTHS, name_groups, names_in, numbers_in
 
 NUMBER, NAME, DATE = "number", "name", "date"
 
@@ -65,7 +65,10 @@ def offers_answer(sentence: str, question: str, kind: str | None, strict: bool =
         return bool(new_numbers)
     if kind == DATE:
         return bool(new_numbers) or bool((set(_WORD.findall(sentence.lower())) - asked_words) & _DATE_WORDS)
-    return bool(names_in(sentence) - asked_names - asked_words)
+    # A person the question already names is not the answer, even by a fuller name ("Jared Kushner"
+    # for "besides Witkoff and Kushner, who ...").
+    given = asked_names | asked_words
+    return any(not (group & given) for group in name_groups(sentence))
 
 
 @lru_cache(maxsize=64)

@@ -53,7 +53,8 @@ class Evidence:
     sentences: list[tuple[int, int]]
     score: float  # retrieval score of the chunk
     relevance: float  # best question-sentence match inside the span (see Retriever._sentence_scores)
-    quotes: list[Quote] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)  # most relevant first
+    quote_relevance: list[float] = field(default_factory=list)  # match of the sentence each quote starts in
 
     @property
     def text(self) -> str:
@@ -113,6 +114,9 @@ def focus(
                 last -= 1
         chosen = spans[first : last + 1]
         shown.update((passage.chunk.article_id, span) for span in chosen)
+        quotes = [q for q in passage.chunk.quotes if q.start >= chosen[0][0] and q.end <= chosen[-1][1]]
+        relevance = [_quote_relevance(q, spans, scores) for q in quotes]
+        ranked = sorted(range(len(quotes)), key=lambda i: -relevance[i])
         evidence.append(
             Evidence(
                 number=len(evidence) + 1,
@@ -122,10 +126,18 @@ def focus(
                 sentences=list(chosen),
                 score=passage.score,
                 relevance=float(scores[best]),
-                quotes=[q for q in passage.chunk.quotes if q.start >= chosen[0][0] and q.end <= chosen[-1][1]],
+                quotes=[quotes[i] for i in ranked],
+                quote_relevance=[relevance[i] for i in ranked],
             )
         )
     return evidence
+
+
+def _quote_relevance(quote: Quote, spans: list[tuple[int, int]], scores) -> float:
+    return max(
+        (float(scores[i]) for i, (start, end) in enumerate(spans) if start < quote.end and quote.start < end),
+        default=0.0,
+    )
 
 
 def _header(evidence: Evidence) -> str:
@@ -135,11 +147,15 @@ def _header(evidence: Evidence) -> str:
 
 def user_message(question: str, evidence: list[Evidence], speakers: set[str] | None = None) -> str:
     blocks = [f"{_header(e)}\n{e.text_for_model()}" for e in evidence]
-    quoted = []
-    for e in evidence:
-        for quote in e.quotes:
-            if quote.speaker and speakers and any(n in quote.speaker.lower().split() for n in speakers):
-                quoted.append(f'[{e.number}] {quote.speaker}: "{quote.text}"')
+    matching = [
+        (relevance, e.number, quote)
+        for e in evidence
+        for quote, relevance in zip(e.quotes, e.quote_relevance or [0.0] * len(e.quotes), strict=True)
+        if quote.speaker and speakers and any(n in quote.speaker.lower().split() for n in speakers)
+    ]
+    # The quote nearest the question first: a small model tends to repeat the first one it sees.
+    matching.sort(key=lambda item: (-item[0], item[1]))
+    quoted = [f'[{number}] {quote.speaker}: "{quote.text}"' for _, number, quote in matching]
     extra = ("\n\nQuotes in these passages:\n" + "\n".join(quoted)) if quoted else ""
     return "Passages:\n\n" + "\n\n".join(blocks) + extra + f"\n\nQuestion: {question}"
 
@@ -200,8 +216,10 @@ class RefusalGate:
     at or above it the refusal is forced.
     """
 
-    def __init__(self, refusal_token: int, threshold: float) -> None:
-        self.refusal_token = refusal_token
+    def __init__(self, refusal_tokens: list[int], threshold: float) -> None:
+        # Every way the reply may start the refusal, canonical first ("NOT", then "Not"): with one left
+        # open, the model slipped through it and refused below the threshold.
+        self.refusal_tokens = list(dict.fromkeys(refusal_tokens))
         self.threshold = threshold
         self.probability: float | None = None  # of the refusal as the first token
 
@@ -212,12 +230,12 @@ class RefusalGate:
     def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
         if self.probability is None:
             shifted = np.exp(logits - logits.max())
-            self.probability = float(shifted[self.refusal_token] / shifted.sum())
+            self.probability = float(shifted[self.refusal_tokens].sum() / shifted.sum())
             if self.refused:
                 forced = np.full_like(logits, -np.inf)
-                forced[self.refusal_token] = 0.0
+                forced[self.refusal_tokens[0]] = 0.0
                 return forced
-            logits[self.refusal_token] = -np.inf
+            logits[self.refusal_tokens] = -np.inf
         return logits
 
 

@@ -219,7 +219,8 @@ class Pipeline:
             budget = self.model.context_tokens - ANSWER_TOKENS - 64
             evidence = fit_to_context(searched, evidence, self.model.count_tokens, budget, speakers)
             threshold = self.settings.refusal_threshold
-            gate = RefusalGate(self.model.first_token(NOT_FOUND), threshold) if threshold is not None else None
+            refusals = [self.model.first_token(text) for text in (NOT_FOUND, NOT_FOUND.capitalize())]
+            gate = RefusalGate(refusals, threshold) if threshold is not None else None
             pieces: list[str] = []
             with closing(stream_answer(self.model, searched, evidence, speakers, ANSWER_TOKENS, gate)) as stream:
                 for piece in stream:

@@ -66,6 +66,24 @@ _COMMON_CAPS = STOPWORDS | {"according", "yes", "no", "however", "passage", "art
 MONTHS = "january february march april may june july august september october november december".split()
 
 
+def name_groups(sentence: str) -> list[set[str]]:
+    """The names of `names_in`, grouped by the run of capitalised words they stand in: "Jared Kushner"."""
+    kept = names_in(sentence)
+    groups: list[set[str]] = []
+    previous_end = None
+    for match in _NAME.finditer(sentence):
+        word = match.group(0).replace("’", "'").removesuffix("'s").lower()
+        if word not in kept:
+            previous_end = None
+            continue
+        if previous_end is not None and sentence[previous_end : match.start()] == " ":
+            groups[-1].add(word)
+        else:
+            groups.append({word})
+        previous_end = match.end()
+    return groups
+
+
 def names_in(sentence: str) -> set[str]:
     """Capitalised words that are likely names (not the sentence's first word, not common words)."""
     found = set()

@@ -3,6 +3,7 @@
 import pytest
 
 from rag.answer_type import DATE, NAME, NUMBER, expected_answer, offers_answer
+from rag.text import name_groups
 
 
 @pytest.mark.parametrize(
@@ -38,3 +39,14 @@ def test_a_sentence_offers_an_answer_only_with_a_fact_the_question_does_not_give
     assert offers_answer("Replies are due by Friday.", when, DATE)
     assert not offers_answer("Firms must respond to Ofcom.", when, DATE)
     assert not offers_answer("Seven breaks for rain.", "Why did Henman lose?", None)
+
+
+def test_a_person_the_question_names_is_not_the_answer_even_by_full_name():
+    question = "Besides Witkoff and Kushner, who else made up the American party?"
+    assert not offers_answer("Jared Kushner was also part of the American delegation.", question, NAME)
+    assert offers_answer("Witkoff and Kushner were joined by an aide, Olga Petrova.", question, NAME)
+    assert name_groups("Trump's son-in-law Jared Kushner met Vladimir Putin.") == [
+        {"trump"},
+        {"jared", "kushner"},
+        {"vladimir", "putin"},
+    ]

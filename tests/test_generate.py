@@ -12,21 +12,21 @@ def logits_with(refusal: float, other: float = 0.0, size: int = 5) -> np.ndarray
 
 
 def test_unlikely_refusal_is_ruled_out_and_the_model_must_answer():
-    gate = RefusalGate(refusal_token=0, threshold=0.5)
+    gate = RefusalGate(refusal_tokens=[0], threshold=0.5)
     out = gate(np.array([]), logits_with(refusal=0.0, other=1.0))
     assert 0.2 < gate.probability < 0.3 and not gate.refused
     assert out[0] == -np.inf and int(np.argmax(out)) == 3
 
 
 def test_likely_refusal_is_forced_even_when_not_the_first_choice():
-    gate = RefusalGate(refusal_token=0, threshold=0.2)
+    gate = RefusalGate(refusal_tokens=[0], threshold=0.2)
     out = gate(np.array([]), logits_with(refusal=0.0, other=1.0))
     assert gate.refused
     assert int(np.argmax(out)) == 0 and np.isinf(out[3])
 
 
 def test_only_the_first_token_is_judged():
-    gate = RefusalGate(refusal_token=0, threshold=0.5)
+    gate = RefusalGate(refusal_tokens=[0], threshold=0.5)
     gate(np.array([]), logits_with(refusal=0.0, other=5.0))
     later = logits_with(refusal=9.0)
     assert np.array_equal(gate(np.array([1]), later.copy()), later)
@@ -56,3 +56,15 @@ def test_a_bare_number_is_an_answer_and_a_bare_marker_is_not():
     assert not is_not_found("771") and not is_not_found("2008 [1]")
     assert is_not_found("[1]") and is_not_found(" [2]. ") and is_not_found("NOT IN ARTICLES")
     assert is_not_found("The passages do not say how old he is.")
+
+
+def test_every_spelling_of_the_refusal_counts_and_is_ruled_out_together():
+    gate = RefusalGate(refusal_tokens=[0, 1], threshold=0.5)  # "NOT", "Not"
+    logits = logits_with(refusal=0.0, other=1.0)
+    logits[1] = 0.0
+    out = gate(np.array([]), logits)
+    assert 0.3 < gate.probability < 0.45 and not gate.refused  # e / (2 + e) of the mass is the answer
+    assert np.isinf(out[0]) and np.isinf(out[1]) and int(np.argmax(out)) == 3
+    forced = RefusalGate(refusal_tokens=[0, 1], threshold=0.25)
+    out = forced(np.array([]), logits_with(refusal=0.0, other=1.0))
+    assert forced.refused and int(np.argmax(out)) == 0
