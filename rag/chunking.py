@@ -101,13 +101,24 @@ def chunk_article(article: Article, params: ChunkingParams) -> list[Chunk]:
                 end=end,
                 text=article.text[start:end],
                 sentences=list(window),
-                quotes=[q for q in quotes if q.start >= start and q.end <= end],
+                quotes=_quotes_within(quotes, article.text, start, end),
             )
         )
         if last >= len(sentences):
             break
         first = last - params.overlap if last - first > params.overlap else last
     return chunks
+
+
+def _quotes_within(quotes: list[Quote], text: str, start: int, end: int) -> list[Quote]:
+    """The chunk's share of each quote: a long quote running over two chunks still makes its speaker
+    a speaker of both (who-said-what retrieval looks for them there)."""
+    shares = []
+    for quote in quotes:
+        first, last = max(quote.start, start), min(quote.end, end)
+        if len(text[first:last].split()) >= 2:
+            shares.append(Quote(speaker=quote.speaker, text=text[first:last], start=first, end=last))
+    return shares
 
 
 def text_for_embedding(chunk: Chunk, params: ChunkingParams) -> str:

@@ -31,7 +31,7 @@ from rag.articles import Article, Skipped, load_corpus
 from rag.chunking import Chunk, ChunkingParams, chunk_article, text_for_embedding
 from rag.embedding import Embedder, embedder_name, get_embedder
 
-FORMAT_VERSION = 3  # 3: sentence vectors
+FORMAT_VERSION = 4  # 3: sentence vectors; 4: quotes running on into the next paragraph or chunk
 CURRENT = "current"
 
 

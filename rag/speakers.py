@@ -78,6 +78,7 @@ _NOT_NAMES = {
     "Director",
     "Commissioner",
     "Captain",
+    "Attorney",
     "In",
     "On",
     "At",
@@ -114,10 +115,14 @@ _NOT_NAMES = {
 _PRONOUNS = r"(?:he|she|He|She)"
 
 # Quotation marks open after a space or bracket and close before a space or punctuation; the
-# length bound stops an unbalanced mark from swallowing the rest of the article.
+# length bound stops an unbalanced mark from swallowing the rest of the article. A quote that goes
+# on into the next paragraph has no closing mark (news style: only the last paragraph closes it), so
+# an opening mark with no other mark before the paragraph ends quotes up to the paragraph's end.
+_OPENING = r"(?:(?<=^)|(?<=[\s(\[:—–-]))"
 _QUOTE_PATTERNS = [
-    re.compile(r"(?:(?<=^)|(?<=[\s(\[:—–-]))\"(?=\S)(?P<q>[^\"]{2,700}?)(?<=\S)\"(?=[\s.,;:!?)\]—–-]|$)"),
+    re.compile(_OPENING + r"\"(?=\S)(?P<q>[^\"]{2,700}?)(?<=\S)\"(?=[\s.,;:!?)\]—–-]|$)"),
     re.compile(r"“(?P<q>[^“”]{2,700}?)”"),
+    re.compile(_OPENING + r"[\"“](?=\S)(?P<q>[^\"“”\n]{2,700}?)\s*(?=\n|\Z)"),
 ]
 _AFTER_NAME_VERB = re.compile(rf"^[\s,.;:!?—–-]*(?P<name>{NAME})\s+(?:{SPEECH_VERBS})\b")
 _AFTER_VERB_NAME = re.compile(rf"^[\s,.;:!?—–-]*(?:{SPEECH_VERBS})\s+(?P<name>{NAME})")

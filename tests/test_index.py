@@ -25,6 +25,17 @@ def test_chunks_follow_sentences_overlap_and_point_back_into_the_article(corpus_
     assert any("compromise hasn't been found" in q.text for q in quoted)
 
 
+def test_a_quote_over_a_chunk_boundary_makes_its_speaker_a_speaker_of_both_chunks(corpus_copy):
+    [article] = parse_file("seed.txt", next(corpus_copy.iterdir()).read_bytes())
+    chunks = chunk_article(article, ChunkingParams(sentences_per_chunk=3, overlap=0))
+    rutte = [c for c in chunks if any(q.speaker == "Mark Rutte" for q in c.quotes)]
+    assert len(rutte) >= 2  # his closing quote runs over several sentences to the end of the article
+    for chunk in chunks:
+        for quote in chunk.quotes:
+            assert chunk.start <= quote.start < quote.end <= chunk.end
+            assert article.text[quote.start : quote.end] == quote.text
+
+
 def test_build_then_no_op_then_incremental_changes(corpus_copy, tmp_path):
     index = tmp_path / "index"
     first = build_index(corpus_copy, index, show_progress=False)

@@ -38,6 +38,17 @@ def test_quote_alone_in_its_sentence_takes_the_speaker_of_the_sentence_before():
     assert quotes_of(text)[0][0] == "Ursula von der Leyen"
 
 
+def test_a_quote_running_on_into_the_next_paragraph_is_recorded_to_its_paragraph_end():
+    text = (
+        'US Attorney Paul McNulty said: "The gang operated in a faceless world. They took a lot of money.\n\n'
+        '"It was truly global in scope," he said. Rutte responded: "Ukraine stays strong? The talks go on'
+    )
+    found = quotes_of(text)
+    assert found[0] == ("Paul McNulty", "The gang operated in a faceless world. They took a lot of money.")
+    assert found[1] == ("Paul McNulty", "It was truly global in scope,")
+    assert found[2] == ("Rutte", "Ukraine stays strong? The talks go on")
+
+
 def test_unattributed_quote_has_no_speaker():
     text = 'The film was described as "a triumph of style over substance" in several reviews.'
     assert quotes_of(text) == [(None, "a triumph of style over substance")]
