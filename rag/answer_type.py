@@ -65,10 +65,11 @@ def offers_answer(sentence: str, question: str, kind: str | None, strict: bool =
         return bool(new_numbers)
     if kind == DATE:
         return bool(new_numbers) or bool((set(_WORD.findall(sentence.lower())) - asked_words) & _DATE_WORDS)
-    # A person the question already names is not the answer, even by a fuller name ("Jared Kushner"
-    # for "besides Witkoff and Kushner, who ...").
+    # A name whose last word (a surname, the head of "Honda Accura") the question gives is not new:
+    # "Jared Kushner" does not answer "besides Witkoff and Kushner, who ...", "Honda Accura" does
+    # answer "which Honda model".
     given = asked_names | asked_words
-    return any(not (group & given) for group in name_groups(sentence))
+    return any(group[-1] not in given for group in name_groups(sentence))
 
 
 @lru_cache(maxsize=64)

@@ -66,10 +66,10 @@ _COMMON_CAPS = STOPWORDS | {"according", "yes", "no", "however", "passage", "art
 MONTHS = "january february march april may june july august september october november december".split()
 
 
-def name_groups(sentence: str) -> list[set[str]]:
-    """The names of `names_in`, grouped by the run of capitalised words they stand in: "Jared Kushner"."""
+def name_groups(sentence: str) -> list[list[str]]:
+    """The names of `names_in`, in runs of capitalised words as they stand: ["jared", "kushner"]."""
     kept = names_in(sentence)
-    groups: list[set[str]] = []
+    groups: list[list[str]] = []
     previous_end = None
     for match in _NAME.finditer(sentence):
         word = match.group(0).replace("’", "'").removesuffix("'s").lower()
@@ -77,9 +77,9 @@ def name_groups(sentence: str) -> list[set[str]]:
             previous_end = None
             continue
         if previous_end is not None and sentence[previous_end : match.start()] == " ":
-            groups[-1].add(word)
+            groups[-1].append(word)
         else:
-            groups.append({word})
+            groups.append([word])
         previous_end = match.end()
     return groups
 
