@@ -66,14 +66,22 @@ _COMMON_CAPS = STOPWORDS | {"according", "yes", "no", "however", "passage", "art
 MONTHS = "january february march april may june july august september october november december".split()
 
 
+def _name_word(word: str) -> str | None:
+    """The lowercase name a capitalised word stands for, or None for common words and numbers."""
+    word = word.replace("’", "'").removesuffix("'s")
+    lower = word.lower()
+    if lower in _COMMON_CAPS or lower in MONTHS or numbers_in(word):
+        return None  # "Seven players" starts with a number, not a name
+    return lower
+
+
 def name_groups(sentence: str) -> list[list[str]]:
     """The names of `names_in`, in runs of capitalised words as they stand: ["jared", "kushner"]."""
-    kept = names_in(sentence)
     groups: list[list[str]] = []
     previous_end = None
     for match in _NAME.finditer(sentence):
-        word = match.group(0).replace("’", "'").removesuffix("'s").lower()
-        if word not in kept:
+        word = _name_word(match.group(0))
+        if word is None:
             previous_end = None
             continue
         if previous_end is not None and sentence[previous_end : match.start()] == " ":
@@ -85,18 +93,6 @@ def name_groups(sentence: str) -> list[list[str]]:
 
 
 def names_in(sentence: str) -> set[str]:
-    """Capitalised words that are likely names (not the sentence's first word, not common words)."""
-    found = set()
-    for match in _NAME.finditer(sentence):
-        word = match.group(0).replace("’", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
-        lower = word.lower()
-        if lower in _COMMON_CAPS or lower in MONTHS or numbers_in(word):
-            continue  # "Seven players" starts with a number, not a name
-        start = match.start()
-        if start == 0 or sentence[:start].rstrip().endswith((".", "!", "?", ":")):
-            if lower in STOPWORDS:
-                continue
-        found.add(lower)
-    return found
+    """Capitalised words that are likely names: not common words (sentence openers, words a model adds
+    to any answer), months or number words."""
+    return {word for match in _NAME.finditer(sentence) if (word := _name_word(match.group(0)))}
