@@ -24,7 +24,7 @@ def _windows(text: str) -> tuple[int, ...]:
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by ask, evaluate and bench, so each can reproduce the others' runs."""
+    """Flags shared by ask and evaluate, so each can reproduce the other's runs."""
     parser.add_argument("--index", default=default_index(), help="index folder (RAG_INDEX; default: %(default)s)")
     parser.add_argument("--model", default=None, help="path to a GGUF model file (RAG_MODEL)")
     defaults = Settings()
