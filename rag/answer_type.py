@@ -32,6 +32,10 @@ _NAME_QUESTION = re.compile(
     r"|\b(in|at|from|to|for|by|with) (which|what)\b",
     re.IGNORECASE,
 )
+# Questions that ask for a name as such: a number alone never answers them.
+_PERSON_QUESTION = re.compile(
+    r"\b(who|whom|whose)\b|\bwhat(?: is|'s| was| were| are)? (?:the|their|his|her|its) names?\b", re.IGNORECASE
+)
 _DATE_WORDS = set(
     MONTHS
     + "monday tuesday wednesday thursday friday saturday sunday yesterday today tomorrow tonight weekend "
@@ -55,13 +59,13 @@ def offers_answer(sentence: str, question: str, kind: str | None, strict: bool =
     """Does the sentence hold a fact of the asked kind that the question does not already give?
 
     Not `strict`, a new number also answers a name or date question ("Where do coal imports stand?"
-    "At zero.").
+    "At zero."), except one that asks for a person or a name ("What is the name of ...", "Who ...").
     """
     if kind is None:
         return False
     asked_numbers, asked_names, asked_words = _given_by(question)
     new_numbers = numbers_in(sentence) - asked_numbers
-    if kind == NUMBER or (new_numbers and not strict):
+    if kind == NUMBER or (new_numbers and not strict and not _PERSON_QUESTION.search(question)):
         return bool(new_numbers)
     if kind == DATE:
         return bool(new_numbers) or bool((set(_WORD.findall(sentence.lower())) - asked_words) & _DATE_WORDS)

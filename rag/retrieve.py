@@ -96,10 +96,15 @@ class Retriever:
 
     def speakers_in(self, question: str) -> set[str]:
         """Surnames of quoted people named in a who-said-what question (empty for other questions)."""
-        if not SPEECH_QUESTION.search(question):
+        headline = _HEADLINE_QUESTION.match(question)
+        if headline:
+            question = headline.group("who")  # "Ushakov on compromise?": only the person before "on"
+        elif not SPEECH_QUESTION.search(question):
             return set()
-        words = {w.lower() for w in re.findall(r"[A-Z][\w'-]+", question)}
-        return {w.removesuffix("'s") for w in words if w.removesuffix("'s") in self.quoted}
+        # A question typed all in lowercase says nothing by its case: any word may be a name.
+        pattern = r"[\w'’-]+" if question.islower() else r"[A-Z][\w'’-]+"
+        words = {w.lower().replace("’", "'").removesuffix("'s") for w in re.findall(pattern, question)}
+        return {w for w in words if w in self.quoted}
 
     def _dense(self, query: np.ndarray, n: int) -> tuple[list[int], dict[int, float]]:
         scores, rows = self.index.vectors.search(query.reshape(1, -1), min(n, len(self.chunks)))
@@ -189,6 +194,10 @@ class Retriever:
             answers = ANSWER_TYPE_BONUS if offers_answer(text, question, kind) else 0.0
             scores[row].append(float(value) + SENTENCE_KEYWORD_WEIGHT * coverage + answers)
         return scores
+
+
+# Headline shorthand for a who-said-what question: "Ushakov on compromise?", "blair on iraq".
+_HEADLINE_QUESTION = re.compile(r"^\W*(?P<who>[\w'’.-]+(?:\s+[\w'’.-]+){0,2})\s+on\s", re.IGNORECASE)
 
 
 def _min_max(values: dict[int, float]) -> dict[int, float]:

@@ -51,3 +51,13 @@ def test_a_name_the_question_gives_is_not_the_answer_even_in_full_but_a_model_of
         ["jared", "kushner"],
         ["vladimir", "putin"],
     ]
+
+
+def test_a_number_answers_where_but_never_who_or_what_name():
+    where = "Where do Russian coal imports stand now?"
+    assert offers_answer("Coal imports are down to 0 percent now.", where, NAME, strict=False)
+    name = "What is the name of the birth mother of the singer's daughter Lucy?"
+    assert not offers_answer("Lucy's birth mother had her adopted at four weeks.", name, NAME, strict=False)
+    assert offers_answer("Lucy's birth mother, Ann Lee, had her adopted at four weeks.", name, NAME, strict=False)
+    who = "Who scored for Rovers?"
+    assert not offers_answer("Rovers scored 3 goals.", who, NAME, strict=False)

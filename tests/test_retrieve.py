@@ -61,3 +61,14 @@ def test_filters_restrict_outlet_and_dates(mixed_index):
 
 def test_empty_question_retrieves_nothing(mixed_index):
     assert Retriever(mixed_index).search("   ", k=3) == []
+
+
+def test_speakers_found_in_lowercase_and_headline_questions(mixed_index):
+    retriever = Retriever(mixed_index)
+    assert retriever.speakers_in("what did ushakov say about compromise") == {"ushakov"}
+    assert retriever.speakers_in("Ushakov on compromise?") == {"ushakov"}
+    assert retriever.speakers_in("ushakov on compromise?") == {"ushakov"}
+    # A topic after "on" is not a speaker, and a question about someone is not about their words.
+    assert retriever.speakers_in("what did yuri ushakov say") == {"yuri", "ushakov"}
+    assert retriever.speakers_in("What is the latest news on Ushakov?") == set()
+    assert retriever.speakers_in("Where is Ushakov?") == set()
