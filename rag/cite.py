@@ -91,6 +91,12 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     chunk = evidence.chunk
     # What the model was shown besides the text: the header with title, outlet and date.
     header = " ".join(x for x in (chunk.title, chunk.source or "", chunk.published or "") if x)
+    asked_about = names_in(question)
+    if len(asked_about) >= 2 and not _mentions_any(chunk.text + " " + header, asked_about):
+        # An answer from a passage about none of the people, places or organisations the question
+        # names is about something else ("£50m" for Celtic's fee for Juninho, from a story on Gerrard).
+        # One name alone may be paraphrased ("GSK" for GlaxoSmithKline, "Conservative" for Tory).
+        return False, 0.0, f"passage [{evidence.number}] mentions none of {sorted(asked_about)}"
     for quoted in _QUOTED.findall(claim):
         if len(quoted.split()) >= 3 and normalize_text(quoted).strip(" .,") not in passage_norm:
             return False, 0.0, f'quote not in passage [{evidence.number}]: "{quoted}"'
@@ -113,6 +119,12 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     if overlap < 0.5:
         return False, overlap, f"too few of its words in passage [{evidence.number}]"
     return True, overlap, ""
+
+
+def _mentions_any(text: str, names: set[str]) -> bool:
+    words = set(WORD.findall(normalize_text(text)))
+    prefixes = {w[:5] for w in words if len(w) >= 5}
+    return any(n in words or (len(n) >= 5 and n[:5] in prefixes) for n in names)
 
 
 def repair_quotes(claim: str, evidence: list[Evidence]) -> str:

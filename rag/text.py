@@ -23,6 +23,8 @@ _SCALE = re.compile(r"\b(thousand|million|billion|trillion)s?\b", re.IGNORECASE)
 _SCALE_SUFFIX = re.compile(r"(\d)\s?(bn|m|k)\b")
 _SUFFIX_WORDS = {"bn": "billion", "m": "million", "k": "thousand"}
 _STEM = Stemmer.Stemmer("english")
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_SCALED_NUMBER = re.compile(r"(?P<number>\d+(?:[.,]\d+)*)(?:\s(?P<scale>thousand|million|billion|trillion)s?\b)?")
 
 
 def normalize_text(text: str) -> str:
@@ -42,13 +44,14 @@ def normalize_text(text: str) -> str:
 
 
 def numbers_in(text: str) -> set[str]:
-    """Numeric values as canonical strings: "1,200" -> "1200", "5.0" -> "5"; "five" counts as 5."""
+    """Numeric values as canonical strings: "1,200" -> "1200", "5.0" -> "5"; "five" counts as 5, and
+    "£50m" as 5e+07, so a sum of money is not supported by "50 caps"."""
     values = set()
-    for match in _NUMBER.finditer(normalize_text(text)):
-        raw = match.group(0)
+    for match in _SCALED_NUMBER.finditer(normalize_text(text)):
+        raw = match.group("number")
         raw = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", raw) else raw.replace(",", ".")
         try:
-            value = float(raw)
+            value = float(raw) * _SCALES.get(match.group("scale") or "", 1)
         except ValueError:
             continue
         values.add(f"{value:g}")

@@ -69,9 +69,27 @@ def test_markers_after_the_full_stop_stay_with_their_sentence():
 
 def test_money_abbreviations_equal_spelled_out_amounts():
     barclays = make_evidence(3, "Barclaycard made £801m in 2004, and the bank earned £3.3bn in all.")
-    assert numbers_in("£801m") == numbers_in("£801 million") == {"801"}
+    assert numbers_in("£801m") == numbers_in("£801 million") == {"8.01e+08"}
     assert support("Barclaycard made £801 million in 2004 [3].", barclays)[0]
     assert support("The bank earned 3.3 billion pounds [3].", barclays)[0]
+    # A sum of money is not supported by the same digits without its scale.
+    caps = make_evidence(4, "He has 50 caps for Brazil and is the best signing Celtic ever made.")
+    assert not support("Celtic paid £50m for him [4].", caps)[0]
+    assert not support("Barclaycard made £801 [3].", barclays)[0]
+
+
+def test_a_passage_about_none_of_the_names_asked_about_supports_no_answer():
+    question = "What transfer fee did Celtic pay Middlesbrough for Juninho?"
+    gerrard = make_evidence(1, "£50m would allow Rafa to rebuild the squad.", title="Parry firm over Gerrard")
+    juninho = make_evidence(2, "Celtic signed Juninho for £50m.", title="Mexicans tracking Juninho", article_id="b.txt")
+    verdict = support("£50m [1].", gerrard, question)
+    assert not verdict[0] and "mentions none of" in verdict[2]
+    assert support("£50m [2].", juninho, question)[0]
+    checked = check_answer("Celtic paid £50m [1].", [gerrard, juninho], question)
+    assert checked.sentences[0].supported and checked.sentences[0].markers == [2]
+    # One name alone may be paraphrased in the passage ("GSK" for GlaxoSmithKline): not enforced.
+    glaxo = make_evidence(3, "GlaxoSmithKline abandoned its obesity drug, called 771, after trials.")
+    assert support("The drug was called 771 [3].", glaxo, "What was the obesity drug GSK abandoned called?")[0]
 
 
 def test_number_word_opening_a_sentence_is_a_number_not_a_name():
