@@ -20,6 +20,7 @@ from rag.generate import Evidence
 from rag.text import WORD, content_words, names_in, normalize_text, numbers_in
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 _QUOTED = re.compile(r"[\"“]([^\"“”]{3,}?)[\"”]")
 
 
@@ -224,6 +225,12 @@ def check_answer(answer: str, evidence: list[Evidence], question: str = "") -> C
     ):
         for sentence in checked.sentences:  # on topic, but without the number, date or name asked for
             sentence.supported, sentence.reason = False, f"gives no {kind} the question does not already give"
+    asked_years = set(_YEAR.findall(question))
+    for sentence in checked.sentences:  # "45 in 2003" does not answer a question about 2004
+        said_years = set(_YEAR.findall(strip_markers(sentence.text)))
+        if asked_years and said_years and not said_years & asked_years:
+            sentence.supported = False
+            sentence.reason = f"about {', '.join(sorted(said_years))}, not {', '.join(sorted(asked_years))}"
     checked.text = " ".join(out_sentences)
     checked.citations = sorted(citations.values(), key=lambda c: (c.marker, c.quote_start))
     return checked

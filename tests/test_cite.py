@@ -114,3 +114,12 @@ def test_answer_without_the_kind_of_fact_asked_for_is_unsupported():
     who = "Who said compromise had not been found?"
     assert not check_answer("Compromise had not been found [1].", [USHAKOV], who).sentences[0].supported
     assert check_answer("Yuri Ushakov said so [1].", [USHAKOV], who).sentences[0].supported
+
+
+def test_an_answer_about_another_year_than_the_one_asked_is_unsupported():
+    films = make_evidence(1, "Screen Daily counted 27 British films shot in the UK in 2004, against 45 in 2003.")
+    question = "How many British films were shot in the UK in 2004?"
+    wrong = check_answer("45 in 2003 [1].", [films], question)
+    assert not wrong.sentences[0].supported and "2003" in wrong.sentences[0].reason
+    assert check_answer("27 British films were shot in 2004 [1].", [films], question).sentences[0].supported
+    assert check_answer("27, against 45 in 2003 [1].", [films], "How many films were shot?").sentences[0].supported
