@@ -17,7 +17,7 @@ from sentencex import segment
 
 from rag.answer_type import expected_answer, offers_answer
 from rag.generate import Evidence
-from rag.text import WORD, content_words, names_in, normalize_text, numbers_in
+from rag.text import WORD, content_words, name_groups, names_in, normalize_text, numbers_in
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
@@ -92,12 +92,13 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     chunk = evidence.chunk
     # What the model was shown besides the text: the header with title, outlet and date.
     header = " ".join(x for x in (chunk.title, chunk.source or "", chunk.published or "") if x)
-    asked_about = names_in(question)
-    if len(asked_about) >= 2 and not _mentions_any(chunk.text + " " + header, asked_about):
+    asked_about = name_groups(question)  # one group per name as written: "Ruth Kelly" is one person
+    if len(asked_about) >= 2 and not _mentions_any(chunk.text + " " + header, {w for g in asked_about for w in g}):
         # An answer from a passage about none of the people, places or organisations the question
         # names is about something else ("£50m" for Celtic's fee for Juninho, from a story on Gerrard).
         # One name alone may be paraphrased ("GSK" for GlaxoSmithKline, "Conservative" for Tory).
-        return False, 0.0, f"passage [{evidence.number}] mentions none of {sorted(asked_about)}"
+        names = sorted(" ".join(group) for group in asked_about)
+        return False, 0.0, f"passage [{evidence.number}] mentions none of {names}"
     for quoted in _QUOTED.findall(claim):
         if len(quoted.split()) >= 3 and normalize_text(quoted).strip(" .,") not in passage_norm:
             return False, 0.0, f'quote not in passage [{evidence.number}]: "{quoted}"'

@@ -87,7 +87,10 @@ def test_a_passage_about_none_of_the_names_asked_about_supports_no_answer():
     assert support("£50m [2].", juninho, question)[0]
     checked = check_answer("Celtic paid £50m [1].", [gerrard, juninho], question)
     assert checked.sentences[0].supported and checked.sentences[0].markers == [2]
-    # One name alone may be paraphrased in the passage ("GSK" for GlaxoSmithKline): not enforced.
+    # One name alone may be paraphrased in the passage ("GSK" for GlaxoSmithKline): not enforced; a first
+    # name and surname are one name.
+    truants = make_evidence(4, "Serial truants avoid class despite government schemes costing £885m.")
+    assert support("£885m [4].", truants, "How much have truancy schemes cost, according to Ruth Kelly?")[0]
     glaxo = make_evidence(3, "GlaxoSmithKline abandoned its obesity drug, called 771, after trials.")
     assert support("The drug was called 771 [3].", glaxo, "What was the obesity drug GSK abandoned called?")[0]
 
