@@ -11,7 +11,6 @@ import re
 import Stemmer
 from text_to_num import alpha2digit
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 STOPWORDS = set(
     "a an the of to in on at for by with from and or but as is are was were be been being it its this that "
@@ -45,7 +44,7 @@ def normalize_text(text: str) -> str:
 
 def numbers_in(text: str) -> set[str]:
     """Numeric values as canonical strings: "1,200" -> "1200", "5.0" -> "5"; "five" counts as 5, and
-    "£50m" as 5e+07, so a sum of money is not supported by "50 caps"."""
+    "£50m" as 50000000, so a sum of money is not supported by "50 caps"."""
     values = set()
     for match in _SCALED_NUMBER.finditer(normalize_text(text)):
         raw = match.group("number")
@@ -54,7 +53,7 @@ def numbers_in(text: str) -> set[str]:
             value = float(raw) * _SCALES.get(match.group("scale") or "", 1)
         except ValueError:
             continue
-        values.add(f"{value:g}")
+        values.add(f"{value:.15g}")  # every significant digit: 1,234,567 and 1,234,571 differ
     return values
 
 
