@@ -93,7 +93,8 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     # What the model was shown besides the text: the header with title, outlet and date.
     header = " ".join(x for x in (chunk.title, chunk.source or "", chunk.published or "") if x)
     asked_about = name_groups(question)  # one group per name as written: "Ruth Kelly" is one person
-    if len(asked_about) >= 2 and not _mentions_any(chunk.text + " " + header, {w for g in asked_about for w in g}):
+    asked_words = {word for group in asked_about for word in group}
+    if len(asked_about) >= 2 and _names_missing(asked_words, chunk.text + " " + header) == asked_words:
         # An answer from a passage about none of the people, places or organisations the question
         # names is about something else ("£50m" for Celtic's fee for Juninho, from a story on Gerrard).
         # One name alone may be paraphrased ("GSK" for GlaxoSmithKline, "Conservative" for Tory).
@@ -105,12 +106,8 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     missing_numbers = numbers_in(claim) - numbers_in(passage + " " + header + " " + question)
     if missing_numbers:
         return False, 0.0, f"number(s) {sorted(missing_numbers)} not in passage [{evidence.number}]"
-    context = normalize_text(passage + " " + header + " " + question)  # names the user gave need no support
-    context_words = set(WORD.findall(context))
-    prefixes = {w[:5] for w in context_words if len(w) >= 5}
-    missing_names = {
-        n for n in names_in(claim) if n not in context_words and not (len(n) >= 5 and n[:5] in prefixes)
-    }  # "American" is supported by "America's", "Russian" by "Russia"
+    # Names the user gave need no support.
+    missing_names = _names_missing(names_in(claim), passage + " " + header + " " + question)
     if missing_names:
         return False, 0.0, f"name(s) {sorted(missing_names)} not in passage [{evidence.number}]"
     words = content_words(claim) - content_words(question)
@@ -123,10 +120,12 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     return True, overlap, ""
 
 
-def _mentions_any(text: str, names: set[str]) -> bool:
+def _names_missing(names: set[str], text: str) -> set[str]:
+    """The names the text does not hold, allowing other forms of a word: "American" is in "America's",
+    "Russian" in "Russia" (the same first five letters)."""
     words = set(WORD.findall(normalize_text(text)))
     prefixes = {w[:5] for w in words if len(w) >= 5}
-    return any(n in words or (len(n) >= 5 and n[:5] in prefixes) for n in names)
+    return {n for n in names if n not in words and not (len(n) >= 5 and n[:5] in prefixes)}
 
 
 def repair_quotes(claim: str, evidence: list[Evidence]) -> str:

@@ -21,7 +21,7 @@ from rag.answer_type import expected_answer, offers_answer
 from rag.chunking import Chunk, text_for_embedding
 from rag.embedding import Embedder, get_embedder
 from rag.index_store import Index
-from rag.speakers import SPEECH_QUESTION
+from rag.speakers import HEADLINE_QUESTION, SPEECH_QUESTION
 from rag.text import content_words
 
 RRF_K = 60
@@ -96,7 +96,7 @@ class Retriever:
 
     def speakers_in(self, question: str) -> set[str]:
         """Surnames of quoted people named in a who-said-what question (empty for other questions)."""
-        headline = _HEADLINE_QUESTION.match(question)
+        headline = HEADLINE_QUESTION.match(question)
         if headline:
             question = headline.group("who")  # "Ushakov on compromise?": only the person before "on"
         elif not SPEECH_QUESTION.search(question):
@@ -194,10 +194,6 @@ class Retriever:
             answers = ANSWER_TYPE_BONUS if offers_answer(text, question, kind) else 0.0
             scores[row].append(float(value) + SENTENCE_KEYWORD_WEIGHT * coverage + answers)
         return scores
-
-
-# Headline shorthand for a who-said-what question: "Ushakov on compromise?", "blair on iraq".
-_HEADLINE_QUESTION = re.compile(r"^\W*(?P<who>[\w'’.-]+(?:\s+[\w'’.-]+){0,2})\s+on\s", re.IGNORECASE)
 
 
 def _min_max(values: dict[int, float]) -> dict[int, float]:

@@ -137,6 +137,8 @@ _QUESTION_VERBS = (
     r"react\w*|respond\w*|repl\w*|insist\w*|remark\w*|view|position|stance|think|thinks|believe\w*"
 )
 SPEECH_QUESTION = re.compile(rf"\b({_QUESTION_VERBS})\b", re.IGNORECASE)
+# Headline shorthand for a who-said-what question: "Ushakov on compromise?", "blair on iraq".
+HEADLINE_QUESTION = re.compile(r"^\W*(?P<who>[\w'’.-]+(?:\s+[\w'’.-]+){0,2})\s+on\s", re.IGNORECASE)
 _ASKED_ABOUT = re.compile(rf"(?P<name>{NAME})(?:'s|’s)?\s+(?:{_QUESTION_VERBS})\b")
 
 

@@ -18,12 +18,13 @@ STOPWORDS = set(
     "who whom whose when where why how did does do has have had will would can could should may might "
     "about into over after before said says say according also just very more most some any all one".split()
 )
-_SCALE = re.compile(r"\b(thousand|million|billion|trillion)s?\b", re.IGNORECASE)
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_SCALE_WORDS = "|".join(_SCALES)
+_SCALE = re.compile(rf"\b({_SCALE_WORDS})s?\b", re.IGNORECASE)
+_SCALED_NUMBER = re.compile(rf"(?P<number>\d+(?:[.,]\d+)*)(?:\s(?P<scale>{_SCALE_WORDS})s?\b)?")
 _SCALE_SUFFIX = re.compile(r"(\d)\s?(bn|m|k)\b")
 _SUFFIX_WORDS = {"bn": "billion", "m": "million", "k": "thousand"}
 _STEM = Stemmer.Stemmer("english")
-_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
-_SCALED_NUMBER = re.compile(r"(?P<number>\d+(?:[.,]\d+)*)(?:\s(?P<scale>thousand|million|billion|trillion)s?\b)?")
 
 
 def normalize_text(text: str) -> str:
