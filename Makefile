@@ -42,8 +42,11 @@ browsers:
 test: install browsers lint
 	$(PY) -m pytest -ra
 
+# Each run is paired with the previous one (kept as *.prev.json): what it gained and lost, and whether by chance.
 eval: install
-	$(PY) -m rag.evaluate --qa eval/qa.jsonl --corpus seeds --index index --out reports/eval_seeds.json
+	@if [ -f reports/eval_seeds.json ]; then cp reports/eval_seeds.json reports/eval_seeds.prev.json; fi
+	$(PY) -m rag.evaluate --qa eval/qa.jsonl --corpus seeds --index index --out reports/eval_seeds.json \
+	  $(if $(wildcard reports/eval_seeds.json),--compare reports/eval_seeds.prev.json)
 
 # The seed article at the root and the BBC corpus under bbc/ (symlinks, nothing copied).
 corpus-bbc:
@@ -52,7 +55,9 @@ corpus-bbc:
 	ln -sfn $(abspath $(BBC)) corpora/news/bbc
 
 eval-bbc: install corpus-bbc
-	$(PY) -m rag.evaluate --qa eval/qa_bbc.jsonl --corpus corpora/news --index corpora/index-news --out reports/eval_bbc.json
+	@if [ -f reports/eval_bbc.json ]; then cp reports/eval_bbc.json reports/eval_bbc.prev.json; fi
+	$(PY) -m rag.evaluate --qa eval/qa_bbc.jsonl --corpus corpora/news --index corpora/index-news --out reports/eval_bbc.json \
+	  $(if $(wildcard reports/eval_bbc.json),--compare reports/eval_bbc.prev.json)
 
 bench: install corpus-bbc
 	$(PY) -m rag.bench --corpus seeds --qa eval/qa.jsonl --out reports/bench_seeds.json

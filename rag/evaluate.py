@@ -14,9 +14,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.ask import add_pipeline_arguments, settings_from
+from rag.compare import compare_runs, format_comparison, load_records
 from rag.embedding import ModelError
 from rag.index_store import IndexMissingError, build_index
-from rag.metrics import contains_answer, hit_rank, is_held_out, summarize, token_f1
+from rag.metrics import contains_answer, format_table, hit_rank, is_held_out, summarize, token_f1
 from rag.pipeline import Done, Pipeline
 
 RETRIEVAL_DEPTH = 10
@@ -92,30 +93,6 @@ def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True) -> dict:
     return record
 
 
-def format_table(columns: dict[str, dict]) -> str:
-    rows = [
-        ("questions", lambda m: f"{m['n']}"),
-        ("retrieval hit@1", lambda m: f"{m['retrieval']['hit@1']:.2f}"),
-        ("retrieval hit@5", lambda m: f"{m['retrieval']['hit@5']:.2f}"),
-        ("retrieval MRR", lambda m: f"{m['retrieval']['mrr']:.2f}"),
-        ("answer accuracy", lambda m: f"{m['answer']['accuracy']:.2f}"),
-        ("answer F1", lambda m: f"{m['answer']['f1']:.2f}"),
-        ("citation precision", lambda m: f"{m['citations']['precision']:.2f}"),
-        ("answer support", lambda m: f"{m['citations']['answer_support']:.2f}"),
-        ("supported sentences", lambda m: f"{m['citations']['supported_rate']:.2f}"),
-        ("abstention accuracy", lambda m: f"{m['abstention']['accuracy']:.2f}"),
-        ("false abstention", lambda m: f"{m['abstention']['false_rate']:.2f}"),
-        ("first token p50 (s)", lambda m: f"{m['latency_s']['first_token_p50']:.2f}"),
-        ("answer time p50 (s)", lambda m: f"{m['latency_s']['total_p50']:.2f}"),
-        ("answer time p95 (s)", lambda m: f"{m['latency_s']['total_p95']:.2f}"),
-    ]
-    names = list(columns)
-    lines = ["| metric | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
-    for label, cell in rows:
-        lines.append(f"| {label} | " + " | ".join(cell(columns[n]) for n in names) + " |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.evaluate", description=__doc__)
     parser.add_argument("--qa", default="eval/qa.jsonl", help="Q&A set, one JSON object a line")
@@ -129,9 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         help="dev = the part you may tune on; heldout = the third checked only at the end",
     )
     parser.add_argument("--retrieval-only", action="store_true", help="skip generation (retrieval metrics only)")
+    parser.add_argument(
+        "--compare", metavar="REPORT", help="an earlier run's --out report: list what this run gained and lost"
+    )
+    parser.add_argument("--show-held-out", action="store_true", help="with --compare, also list held-out changes")
     add_pipeline_arguments(parser)
     args = parser.parse_args(argv)
     try:
+        baseline = load_records(args.compare) if args.compare else None  # a bad path fails before a long run
         items = load_qa(args.qa)
         if args.split != "all":
             items = [i for i in items if is_held_out(i["id"]) == (args.split == "heldout")]
@@ -155,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         columns["dev"] = summarize(dev)
         columns["held-out"] = summarize(held)
     print(format_table(columns))
+    if baseline is not None:
+        print(f"\nAgainst {args.compare}:")
+        print(format_comparison(compare_runs(baseline, records), args.show_held_out))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({**metrics, "per_question": records}, indent=1, ensure_ascii=False))

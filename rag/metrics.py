@@ -106,3 +106,27 @@ def summarize(records: list[dict]) -> dict:
             "total_p95": percentile([r["total_s"] for r in records], 95),
         },
     }
+
+
+def format_table(columns: dict[str, dict]) -> str:
+    rows = [
+        ("questions", lambda m: f"{m['n']}"),
+        ("retrieval hit@1", lambda m: f"{m['retrieval']['hit@1']:.2f}"),
+        ("retrieval hit@5", lambda m: f"{m['retrieval']['hit@5']:.2f}"),
+        ("retrieval MRR", lambda m: f"{m['retrieval']['mrr']:.2f}"),
+        ("answer accuracy", lambda m: f"{m['answer']['accuracy']:.2f}"),
+        ("answer F1", lambda m: f"{m['answer']['f1']:.2f}"),
+        ("citation precision", lambda m: f"{m['citations']['precision']:.2f}"),
+        ("answer support", lambda m: f"{m['citations']['answer_support']:.2f}"),
+        ("supported sentences", lambda m: f"{m['citations']['supported_rate']:.2f}"),
+        ("abstention accuracy", lambda m: f"{m['abstention']['accuracy']:.2f}"),
+        ("false abstention", lambda m: f"{m['abstention']['false_rate']:.2f}"),
+        ("first token p50 (s)", lambda m: f"{m['latency_s']['first_token_p50']:.2f}"),
+        ("answer time p50 (s)", lambda m: f"{m['latency_s']['total_p50']:.2f}"),
+        ("answer time p95 (s)", lambda m: f"{m['latency_s']['total_p95']:.2f}"),
+    ]
+    names = list(columns)
+    lines = ["| metric | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
+    for label, cell in rows:
+        lines.append(f"| {label} | " + " | ".join(cell(columns[n]) for n in names) + " |")
+    return "\n".join(lines)

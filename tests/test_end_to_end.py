@@ -107,6 +107,14 @@ def test_evaluate_cli_writes_the_report_keys(seed_index, tmp_path):
     assert set(report) == {"n", "retrieval", "answer", "citations", "abstention", "latency_s", "per_question"}
     assert set(report["citations"]) == {"precision", "answer_support", "supported_rate"}
     assert report["n"] == 3 and len(report["per_question"]) == 3
+    # The same run again, paired with the first: greedy decoding and fixed retrieval change nothing.
+    again = _cli(
+        "-m", "rag.evaluate", "--qa", "eval/qa.jsonl", "--index", str(seed_index), "--limit", "3",
+        "--compare", str(out),
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "Paired comparison on 3 questions" in again.stdout
+    assert "gained 0, lost 0, same outcome in other words 0; exact McNemar p = 1.000" in again.stdout
 
 
 def test_refusal_is_decided_by_the_calibrated_threshold(seed_index, default_model):
