@@ -17,7 +17,7 @@ from pathlib import Path
 
 from scipy.stats import binomtest
 
-from rag.metrics import format_table, summarize
+from rag.metrics import format_table, summarize, wilson_interval
 
 
 def is_right(record: dict) -> bool:
@@ -70,7 +70,7 @@ def compare_runs(before: list[dict], after: list[dict]) -> Comparison:
 def _interval(right: int, n: int) -> str:
     if not n:
         return "-"
-    low, high = binomtest(right, n).proportion_ci(0.95, method="wilson")
+    low, high = wilson_interval(right, n)
     return f"{right}/{n} = {right / n:.2f} (95% interval {low:.2f}-{high:.2f})"
 
 

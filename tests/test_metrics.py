@@ -67,6 +67,8 @@ def test_summarize_on_hand_made_records():
     m = summarize(records)
     assert m["n"] == 4
     assert m["retrieval"]["hit@1"] == 0.5
-    assert m["answer"] == {"accuracy": 0.5, "f1": 0.75}
+    assert m["answer"]["accuracy"] == 0.5 and m["answer"]["f1"] == 0.75
+    low, high = m["answer"]["accuracy_95"]
+    assert 0.05 < low < 0.5 < high < 0.95  # two answerable questions say little
     assert m["citations"] == {"precision": 0.5, "answer_support": 1.0, "supported_rate": 0.5}
     assert m["abstention"] == {"accuracy": 0.5, "false_rate": 0.5}
