@@ -18,3 +18,16 @@ def make_evidence(number: int, text: str, title: str = "A title", article_id: st
         sentences=spans,
     )
     return Evidence(number=number, chunk=chunk, start=0, end=len(text), sentences=spans, score=1.0, relevance=0.5)
+
+
+def make_record(
+    qid, answer, correct=False, unanswerable=False, abstained=False, split="dev", hit_rank=1, refusal_p=None, gold=True
+):
+    """One question's record as rag.evaluate writes it (the fields the comparison and calibration read)."""
+    return {
+        "id": qid, "split": split, "question": f"question {qid}?", "unanswerable": unanswerable,
+        "hit_rank": None if unanswerable else hit_rank, "answer": answer, "abstained": abstained,
+        "correct": correct, "f1": 1.0 if correct else 0.0, "cited_answer": correct, "refusal_p": refusal_p,
+        "citations": [] if abstained else [{"marker": 1, "article_id": "a.txt", "gold": gold}], "raw": answer,
+        "sentences": [], "first_token_s": 1.0, "total_s": 2.0,
+    }  # fmt: skip

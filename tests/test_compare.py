@@ -3,17 +3,9 @@
 import json
 
 import pytest
+from helpers import make_record as record
 
 from rag.compare import compare_runs, format_comparison, is_right, main
-
-
-def record(qid, answer, correct=False, unanswerable=False, abstained=False, split="dev", hit_rank=1):
-    return {
-        "id": qid, "split": split, "question": f"question {qid}?", "unanswerable": unanswerable,
-        "hit_rank": None if unanswerable else hit_rank, "answer": answer, "abstained": abstained,
-        "correct": correct, "f1": 1.0 if correct else 0.0, "citations": [], "cited_answer": correct,
-        "sentences": [], "first_token_s": 1.0, "total_s": 2.0,
-    }  # fmt: skip
 
 
 def test_right_means_a_correct_answer_or_an_abstention_where_the_articles_are_silent():
