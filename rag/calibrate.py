@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rag.compare import load_records
 from rag.generate import NOT_FOUND
-from rag.metrics import share
+from rag.metrics import summarize
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 1.01)
 
@@ -32,23 +32,26 @@ class Outcome:
 
 
 def replay(records: list[dict], threshold: float) -> Outcome:
-    """The outcome the run would have had with this threshold (records made with refusals banned)."""
-    answerable = [r for r in records if not r["unanswerable"]]
-    unanswerable = [r for r in records if r["unanswerable"]]
+    """The outcome the run would have had with this threshold (records made with refusals banned).
 
-    def abstains(record: dict) -> bool:
+    Each record refused at this threshold becomes an abstention; the metrics are then the report's own
+    (rag.metrics.summarize), so a replayed row means what an evaluation row means."""
+
+    def at_threshold(record: dict) -> dict:
         p = record.get("refusal_p")
-        return record["abstained"] or (p is not None and p >= threshold)
+        if record["abstained"] or p is None or p < threshold:
+            return record
+        return {**record, "abstained": True, "correct": False, "citations": [], "sentences": []}
 
-    answered = [r for r in answerable if not abstains(r)]
-    citations = [c for r in answered for c in r["citations"]]
+    replayed = [at_threshold(r) for r in records]
+    metrics = summarize(replayed)
     return Outcome(
         threshold=threshold,
-        accuracy=share(sum(r["correct"] for r in answered), len(answerable)),
-        wrong=sum(not r["correct"] for r in answered),
-        false_abstention=share(len(answerable) - len(answered), len(answerable)),
-        abstention=share(sum(abstains(r) for r in unanswerable), len(unanswerable)),
-        citation_precision=share(sum(c["gold"] for c in citations), len(citations)),
+        accuracy=metrics["answer"]["accuracy"],
+        wrong=sum(not r["unanswerable"] and not r["abstained"] and not r["correct"] for r in replayed),
+        false_abstention=metrics["abstention"]["false_rate"],
+        abstention=metrics["abstention"]["accuracy"],
+        citation_precision=metrics["citations"]["precision"],
     )
 
 

@@ -54,9 +54,9 @@ class Comparison:
 
 def compare_runs(before: list[dict], after: list[dict]) -> Comparison:
     earlier = {r["id"]: r for r in before}
-    common = [r["id"] for r in after if r["id"] in earlier]
-    pairs = Comparison([earlier[i] for i in common], [r for r in after if r["id"] in earlier])
-    pairs.unmatched = len(before) + len(after) - 2 * len(common)
+    later = [r for r in after if r["id"] in earlier]
+    pairs = Comparison([earlier[r["id"]] for r in later], later)
+    pairs.unmatched = len(before) + len(after) - 2 * len(later)
     for position, (old, new) in enumerate(zip(pairs.before, pairs.after, strict=True)):
         if is_right(new) and not is_right(old):
             pairs.gained.append(position)
