@@ -19,7 +19,7 @@ class ChunkingParams:
     sentences_per_chunk: int = 6
     overlap: int = 2
     max_words: int = 120  # a very long sentence run is cut earlier so one chunk stays readable
-    contextual: bool = True  # embed "title (date): text" instead of the bare text
+    contextual: bool = True  # embed "title (outlet, date): text" instead of the bare text
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -122,12 +122,15 @@ def _quotes_within(quotes: list[Quote], text: str, start: int, end: int) -> list
 
 
 def text_for_embedding(chunk: Chunk, params: ChunkingParams) -> str:
-    """What the embedder and BM25 see: optionally the title and date, plus who is quoted."""
+    """What the embedder and BM25 see: optionally the title, outlet and date, plus who is quoted.
+
+    The outlet lives in the article's metadata, not its text; without it here a question naming the
+    outlet ("what did Reuters report about ...") could not prefer that outlet's articles."""
     speakers = sorted({q.speaker for q in chunk.quotes if q.speaker})
     parts = []
     if params.contextual:
-        date = f" ({chunk.published[:10]})" if chunk.published else ""
-        parts.append(f"{chunk.title}{date}:")
+        details = ", ".join(x for x in (chunk.source, (chunk.published or "")[:10]) if x)
+        parts.append(f"{chunk.title} ({details}):" if details else f"{chunk.title}:")
     parts.append(chunk.text)
     if speakers:
         parts.append("Quoted: " + ", ".join(speakers) + ".")

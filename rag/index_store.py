@@ -31,7 +31,8 @@ from rag.articles import Article, Skipped, load_corpus
 from rag.chunking import Chunk, ChunkingParams, chunk_article, text_for_embedding
 from rag.embedding import Embedder, embedder_name, get_embedder
 
-FORMAT_VERSION = 4  # 3: sentence vectors; 4: quotes running on into the next paragraph or chunk
+# 3: sentence vectors; 4: quotes running on into the next paragraph or chunk; 5: the outlet in the embedded text
+FORMAT_VERSION = 5
 CURRENT = "current"
 
 

@@ -4,8 +4,8 @@ Keyword (BM25) and dense (FAISS cosine) scores are fused: news questions hinge o
 where keyword matching is strong, and on paraphrase, where embeddings are. The best candidates are
 then re-ranked by their single best-matching sentence, because one sentence usually holds a news
 fact and a chunk's average meaning blurs it. A "what did X say" question also lifts the passages
-where X is the quoted speaker. Measured against dense alone and plain reciprocal rank fusion: see
-the README.
+where X is the quoted speaker, and a question naming an outlet ("what did Reuters report ...") lifts
+that outlet's articles. Measured against dense alone and plain reciprocal rank fusion: see the README.
 """
 
 from __future__ import annotations
@@ -32,6 +32,14 @@ SENTENCE_WEIGHT = 1.0  # weight of the best-sentence similarity in the re-rankin
 SENTENCE_KEYWORD_WEIGHT = 1.0  # share of question words found, added to a sentence's cosine similarity
 ANSWER_TYPE_BONUS = 0.25  # for a sentence holding a fact of the asked kind (see rag.answer_type)
 SPEAKER_BONUS = 0.25  # lift for a chunk quoting the person a who-said-what question names
+OUTLET_BONUS = 2.0  # for a chunk from an outlet the question names as its source: above any content score
+# The outlet named as a source ("what did Reuters report", "the TVB piece", "according to ..."), not
+# as a subject ("how much did Reuters save?", asked of other outlets' stories about the company).
+SOURCE_QUESTION = re.compile(
+    r"\b(report|reports|reported|reporting|piece|story|stories|article|articles|coverage|broadcast|"
+    r"published|publish|carried|carry|wrote|write|writes|say|says|said|according to)\b",
+    re.IGNORECASE,
+)
 MODES = ("hybrid", "rrf", "dense", "bm25")
 
 
@@ -93,6 +101,23 @@ class Retriever:
                     for part in quote.speaker.split():
                         if len(part) > 2 and part[0].isupper():
                             self.quoted.setdefault(part.lower(), set()).add(row)
+        self.outlets = sorted({c.source for c in self.chunks if c.source})
+
+    def outlets_in(self, question: str) -> set[str]:
+        """Outlets a question names as its source: the whole name ("Coast Herald", a leading "The"
+        optional) or an acronym in it ("TVB" for "TVB News"), as capitalised words unless the question
+        is all lowercase."""
+        if not SOURCE_QUESTION.search(question):
+            return set()
+        flags = re.IGNORECASE if question.islower() else 0
+        named = set()
+        for outlet in self.outlets:
+            name = re.sub(r"^the\s+", "", outlet, flags=re.IGNORECASE)
+            acronyms = [w for w in name.split() if len(w) >= 2 and w.isupper() and w.isalpha()]
+            for form in [name, *acronyms]:
+                if re.search(rf"(?<![\w-]){re.escape(form)}(?![\w-])", question, flags):
+                    named.add(outlet)
+        return named
 
     def speakers_in(self, question: str) -> set[str]:
         """Surnames of quoted people named in a who-said-what question (empty for other questions)."""
@@ -147,6 +172,10 @@ class Retriever:
             dense_n = _min_max({r: dense_scores[r] for r in candidates})
             keyword_n = _min_max({r: keyword_scores.get(r, 0.0) for r in candidates})
             scores = {r: (1 - KEYWORD_WEIGHT) * dense_n[r] + KEYWORD_WEIGHT * keyword_n[r] for r in candidates}
+        outlets = self.outlets_in(question) if self.mode == "hybrid" else set()
+        for row in candidates:  # before the re-rank depth is cut, so the outlet's chunks are re-ranked
+            if self.chunks[row].source in outlets:
+                scores[row] += OUTLET_BONUS
         ranked = sorted(candidates, key=lambda r: -scores[r])
         speakers = self.speakers_in(question) if self.mode == "hybrid" else set()
         sentence_scores: dict[int, list[float]] = {}

@@ -156,3 +156,29 @@ def test_build_index_cli_reports_what_it_did(corpus_copy, tmp_path, capsys):
     assert manifest["skipped"] == {
         "broken.json": "invalid JSON: Expecting property name enclosed in double quotes at line 1"
     }
+
+
+def test_an_index_of_an_older_format_is_rebuilt_not_misread(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    manifest = index / "current" / "manifest.json"
+    older = {**json.loads(manifest.read_text()), "format_version": index_store.FORMAT_VERSION - 1}
+    manifest.write_text(json.dumps(older))
+    with pytest.raises(IndexMissingError, match=f"format version {index_store.FORMAT_VERSION - 1}.*rag.build_index"):
+        load_index(index)
+    report = build_index(corpus_copy, index, show_progress=False)
+    assert report.added == ["000_34dd6e6ea37e3941.txt"] and load_index(index).vectors.ntotal == report.chunks
+
+
+def test_embedded_text_carries_title_outlet_and_date_in_front():
+    from rag.chunking import Chunk, text_for_embedding
+
+    def chunk(source, published):
+        return Chunk("a::0", "a.txt", "Deal agreed", source, published, 0, 11, "Talks ended.", [(0, 11)])
+
+    params = ChunkingParams()
+    full = "Deal agreed (Reuters, 2024-03-01): Talks ended."
+    assert text_for_embedding(chunk("Reuters", "2024-03-01 10:00"), params) == full
+    assert text_for_embedding(chunk(None, "2024-03-01"), params) == "Deal agreed (2024-03-01): Talks ended."
+    assert text_for_embedding(chunk(None, None), params) == "Deal agreed: Talks ended."
+    assert text_for_embedding(chunk("Reuters", None), ChunkingParams(contextual=False)) == "Talks ended."

@@ -72,3 +72,52 @@ def test_speakers_found_in_lowercase_and_headline_questions(mixed_index):
     assert retriever.speakers_in("what did yuri ushakov say") == {"yuri", "ushakov"}
     assert retriever.speakers_in("What is the latest news on Ushakov?") == set()
     assert retriever.speakers_in("Where is Ushakov?") == set()
+
+
+@pytest.fixture(scope="module")
+def two_outlets_index(tmp_path_factory):
+    """The same story from two outlets, differing only in the figure each reports."""
+    corpus = tmp_path_factory.mktemp("outlets")
+    (corpus / "wire.txt").write_text(
+        "Ministers agree fishing deal\n發佈日期: 2024-03-01 10:00\nReuters\n\n"
+        "EU ministers agreed a new fishing deal after talks in Brussels. "
+        "The deal cuts cod quotas by 10 percent, officials said."
+    )
+    (corpus / "herald.txt").write_text(
+        "Fishing deal agreed by ministers\n發佈日期: 2024-03-01 11:00\nCoast Herald\n\n"
+        "EU ministers reached a fishing agreement in Brussels on Friday. "
+        "Cod quotas fall by 12 percent under the deal, fishermen's leaders said."
+    )
+    (corpus / "storm.txt").write_text(
+        "Storm closes port\n發佈日期: 2024-03-02 08:00\nTVB News\n\nA storm closed the harbour for two days."
+    )
+    (corpus / "times.txt").write_text(
+        "Theatre reopens\n發佈日期: 2024-03-03 08:00\nThe Times\n\nThe old theatre reopened after repairs."
+    )
+    index = tmp_path_factory.mktemp("outlets-index")
+    build_index(corpus, index, show_progress=False)
+    return load_index(index)
+
+
+@pytest.mark.parametrize(("outlet", "article"), [("Reuters", "wire.txt"), ("the Coast Herald", "herald.txt")])
+def test_a_question_naming_the_outlet_finds_that_outlets_article(two_outlets_index, outlet, article):
+    # The outlet is metadata, not article text: it reaches retrieval only through the embedded text.
+    [top] = Retriever(two_outlets_index).search(f"What did {outlet} report about the cod quota cut?", k=1)
+    assert top.chunk.article_id == article
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("What did the Coast Herald say about cod?", {"Coast Herald"}),
+        ("what did tvb say about the storm", {"TVB News"}),  # an acronym of the name; any case when all lowercase
+        ("When was the TVB report published?", {"TVB News"}),
+        ("What did The Times say about the theatre?", {"The Times"}),
+        ("How many times did ministers meet?", set()),  # capitalised words only, unless all lowercase
+        ("Any news on the fishing deal?", set()),  # "News" alone is no outlet's name
+        ("What did Reuters and the Coast Herald report?", {"Reuters", "Coast Herald"}),
+        ("How much did Reuters save in 2004?", set()),  # the company as the subject, not as the source
+    ],
+)
+def test_outlets_named_in_a_question(two_outlets_index, question, named):
+    assert Retriever(two_outlets_index).outlets_in(question) == named
