@@ -1,5 +1,8 @@
 """Where a question becomes a cited answer: retrieve -> focus -> generate -> check citations.
 
+Questions about the collection itself ("how many articles mention X?") are counted from the index
+instead (rag.collection): no passage-reading model can count articles.
+
 `Pipeline.stream` yields the evidence as soon as retrieval is done, then the model's tokens, then the
 checked answer; `Pipeline.answer` is the same without streaming. The chat, `rag.ask` and
 `rag.evaluate` all go through here, so what is measured is what users get.
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.cite import CheckedSentence, Citation, check_answer, markers_of
+from rag.collection import find_mentions, mentioned_term, mentions_answer
 from rag.config import default_top_k
 from rag.generate import (
     NOT_FOUND,
@@ -205,6 +209,10 @@ class Pipeline:
         started = time.perf_counter()
         question = validate_question(question)
         searched = condense_question(self.model, history, question) if history else question
+        term = mentioned_term(searched)
+        if term is not None:
+            yield from self._count_mentions(question, searched, term, filters, started)
+            return
         evidence = self.retrieve(searched, filters)
         speakers = self.retriever.speakers_in(searched)
         timings = {"retrieval_s": time.perf_counter() - started}
@@ -238,6 +246,26 @@ class Pipeline:
         timings["total_s"] = time.perf_counter() - started
         answer.timings = timings
         yield Done(answer)
+
+    def _count_mentions(
+        self, question: str, searched: str, term: str, filters: Filters | None, started: float
+    ) -> Iterator[Retrieved | Done]:
+        mentions = find_mentions(term, self.index.chunks, filters)
+        yield Retrieved(searched, mentions.evidence)
+        counted = mentions_answer(mentions)
+        elapsed = time.perf_counter() - started
+        yield Done(
+            Answer(
+                question=question,
+                searched=searched,
+                text=counted.text,
+                abstained=False,
+                evidence=mentions.evidence,
+                citations=counted.citations,
+                sentences=counted.sentences,
+                timings={"retrieval_s": elapsed, "first_token_s": elapsed, "total_s": elapsed},
+            )
+        )
 
     def _finish(self, answer: Answer, evidence: list[Evidence]) -> None:
         if not answer.raw or is_not_found(answer.raw):

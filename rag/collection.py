@@ -1,0 +1,90 @@
+"""Questions about the collection itself, answered from the index instead of the model.
+
+"How many articles mention Gerrard?" cannot be answered from three passages. Asked anyway, the model
+wrote "3 articles mention Gerrard", and the citation check let it through because a "3-1" score stood
+in the passage. The index holds every article, so the count and the list come from it, each listed
+article cited with its first sentence that mentions the term.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.chunking import Chunk
+from rag.cite import CheckedAnswer, CheckedSentence, Citation
+from rag.generate import Evidence
+from rag.retrieve import Filters
+
+SHOWN = 5  # articles listed and cited; the count covers them all
+MAX_TERM_WORDS = 4  # a longer "term" is a question about content, for the normal pipeline
+
+_MENTION_QUESTION = re.compile(
+    r"^\W*(?:how many|which|what|list|show(?: me)?|find)\s+(?:(?:of\s+)?the\s+)?(?:news\s+)?"
+    r"(?:articles|stories|reports|pieces)\s+(?:in the (?:corpus|collection|index)\s+)?"
+    r"(?:that\s+|which\s+)?(?:do\s+|does\s+)?"
+    r"(?:mention|mentions|mentioning|mentioned|name|names|naming|refer to|refers to)\s+"
+    r"(?P<term>.+?)[\s?.!]*$",
+    re.IGNORECASE,
+)
+
+
+def mentioned_term(question: str) -> str | None:
+    """The name or phrase a how-many/which-articles-mention question asks about, else None."""
+    match = _MENTION_QUESTION.match(question)
+    if not match:
+        return None
+    term = match["term"].strip().strip("\"'“”‘’").strip()
+    return term if term and len(term.split()) <= MAX_TERM_WORDS else None
+
+
+@dataclass
+class Mentions:
+    term: str
+    articles: int  # how many articles mention it (after the filters)
+    evidence: list[Evidence]  # the first SHOWN articles, newest first: each one's first sentence naming it
+
+
+def find_mentions(term: str, chunks: list[Chunk], filters: Filters | None = None, shown: int = SHOWN) -> Mentions:
+    pattern = re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
+    found: dict[str, tuple[Chunk, tuple[int, int]]] = {}
+    title_only: dict[str, tuple[Chunk, tuple[int, int]]] = {}
+    for chunk in chunks:
+        if chunk.article_id in found or (filters is not None and filters.active() and not filters.allows(chunk)):
+            continue
+        spans = [s for s, text in zip(chunk.sentences, chunk.sentence_texts(), strict=True) if pattern.search(text)]
+        if spans:
+            found[chunk.article_id] = (chunk, spans[0])
+        elif chunk.sentences and chunk.article_id not in title_only and pattern.search(chunk.title):
+            title_only[chunk.article_id] = (chunk, chunk.sentences[0])  # named in the title only: its opening
+    found.update({a: hit for a, hit in title_only.items() if a not in found})
+    # Newest first; undated articles after dated ones, in corpus order.
+    ordered = sorted(found.values(), key=lambda item: item[0].published or "", reverse=True)
+    evidence = [
+        Evidence(number, chunk, span[0], span[1], [span], score=1.0, relevance=1.0)
+        for number, (chunk, span) in enumerate(ordered[:shown], start=1)
+    ]
+    return Mentions(term, len(found), evidence)
+
+
+def mentions_answer(mentions: Mentions) -> CheckedAnswer:
+    """The count, then the listed articles, each cited; every figure comes from the index."""
+    n = mentions.articles
+    if n == 0:
+        text = f'No article in the corpus mentions "{mentions.term}" (searched as written, in any case).'
+        return CheckedAnswer(text, [CheckedSentence(text, [], True)], [])
+    counted = f'{n} article{"s" if n != 1 else ""} in the corpus mention{"" if n != 1 else "s"} "{mentions.term}".'
+    items = []
+    for e in mentions.evidence:
+        details = ", ".join(x for x in (e.chunk.source, (e.chunk.published or "")[:10]) if x)
+        items.append(f'"{e.chunk.title}"' + (f" ({details})" if details else "") + f" [{e.number}]")
+    if n > len(items):
+        items.append(f"and {n - len(items)} more")
+    newest = len(mentions.evidence) > 1 and all(e.chunk.published for e in mentions.evidence)
+    listed = ("Newest first: " if newest else "") + ", ".join(items) + "."
+    sentences = [
+        CheckedSentence(counted, [], True),
+        CheckedSentence(listed, [e.number for e in mentions.evidence], True),
+    ]
+    citations = [Citation(e.number, e, e.text, e.start, e.end) for e in mentions.evidence]
+    return CheckedAnswer(f"{counted} {listed}", sentences, citations)
