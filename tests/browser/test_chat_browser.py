@@ -334,3 +334,21 @@ def test_four_users_at_once_each_get_their_own_answer(new_page):
         and answering["answering"][0] <= waiting["waiting"][1]
     ]
     assert overlaps, f"no tab showed 'Waiting in the queue' while another was answering: {records}"
+
+
+# ---------------------------------------------------------------- 6: a question about the collection
+
+
+def test_how_many_articles_mention_a_name_is_counted_and_each_cited(new_page):
+    page = new_page()
+    count = ask(page, "How many articles mention Putin?")
+    answer = wait_for_answer(page, count)
+    match = re.search(r'(\d+) articles? in the corpus mentions? "Putin"', answer)
+    assert match and int(match.group(1)) >= 1, answer
+    cards = cited_cards(page)
+    assert cards.count() == min(int(match.group(1)), 5), page.locator("#sources").inner_html()
+    cited = [cards.nth(i).get_attribute("data-article") for i in range(cards.count())]
+    assert SEED_ID in cited, cited
+    seed_card = page.locator(f"#sources .src-card[data-article='{SEED_ID}']").first
+    expect(seed_card.locator(".src-text mark")).to_contain_text("Putin")
+    screenshot(page, "browser_6_count.png")
