@@ -10,11 +10,14 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import yaml
 from charset_normalizer import from_bytes
+from dateutil import parser as dateutil_parser
 
 
 @dataclass(frozen=True)
@@ -59,18 +62,40 @@ _DATE_LINE = re.compile(
 _SOURCE_LINE = re.compile(r"^\s*(?:source|outlet|publisher|來源|来源)\s*[:：]\s*(?P<src>.+?)\s*$", re.IGNORECASE)
 _URL_LINE = re.compile(r"^\s*(?:url|link)\s*[:：]\s*(?P<url>https?://\S+)\s*$", re.IGNORECASE)
 _ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T](\d{1,2}):(\d{2}))?")
+_CJK_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 
 
 def normalize_date(value: object) -> str | None:
-    """Keep dates comparable as strings: "YYYY-MM-DD" or "YYYY-MM-DD HH:MM"; None if unparseable."""
+    """Keep dates comparable as strings: "YYYY-MM-DD" or "YYYY-MM-DD HH:MM"; None if unparseable.
+
+    News exports write dates many ways ("Wed, 03 Dec 2025 20:32:00 GMT" in RSS, "December 3, 2025",
+    "2025年12月3日"); python-dateutil reads the ones that name the month. An all-numeric "03/12/2025"
+    is left undated: day-first or month-first cannot be told, and a wrong date is worse than none.
+    """
     if value is None:
         return None
-    match = _ISO_DATE.search(str(value))
-    if not match:
+    text = str(value).strip()
+    if match := _ISO_DATE.search(text) or _CJK_DATE.search(text):
+        year, month, day, hour, minute = (match.groups() + (None, None))[:5]
+        if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
+            return None
+        date = f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
+        return f"{date} {int(hour):02d}:{minute}" if hour else date
+    if not re.search(r"[^\W\d_]{3}", text) or len(text) > 80:
+        return None  # no month name, or a sentence rather than a date
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unknown zone names ("HKT"): the local time is kept as written
+            # Parsed twice with different defaults: a part that differs was missing from the text.
+            first = dateutil_parser.parse(text, default=datetime(1, 1, 1, 0, 0), fuzzy=True)
+            second = dateutil_parser.parse(text, default=datetime(2, 2, 2, 1, 1), fuzzy=True)
+    except (ValueError, OverflowError):
         return None
-    year, month, day, hour, minute = match.groups()
-    date = f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
-    return f"{date} {int(hour):02d}:{minute}" if hour else date
+    if (first.year, first.month, first.day) != (second.year, second.month, second.day):
+        return None  # "3 December" or "December 2025": not a full date
+    date = f"{first.year:04d}-{first.month:02d}-{first.day:02d}"
+    timed = (first.hour, first.minute) == (second.hour, second.minute)
+    return f"{date} {first.hour:02d}:{first.minute:02d}" if timed else date
 
 
 def decode(data: bytes) -> str:
@@ -108,6 +133,10 @@ def parse_plain(article_id: str, text: str) -> tuple[str, str, str | None, str |
         line = lines[index].strip()
         if (m := _DATE_LINE.match(line)) and normalize_date(m["date"]):
             published = normalize_date(m["date"])
+        elif published is None and len(line) <= 40 and any(c.isdigit() for c in line) and normalize_date(line):
+            published = normalize_date(line)  # a bare date line ("3 December 2025", "2025-12-03 20:32")
+        elif re.fullmatch(r"[\d\s/.:-]+", line):
+            pass  # an all-numeric date with the day and month in unknown order ("03/12/2025"): left undated
         elif m := _SOURCE_LINE.match(line):
             source = m["src"]
         elif m := _URL_LINE.match(line):

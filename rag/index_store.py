@@ -31,8 +31,9 @@ from rag.articles import Article, Skipped, load_corpus
 from rag.chunking import Chunk, ChunkingParams, chunk_article, text_for_embedding
 from rag.embedding import Embedder, embedder_name, get_embedder
 
-# 3: sentence vectors; 4: quotes running on into the next paragraph or chunk; 5: the outlet in the embedded text
-FORMAT_VERSION = 5
+# 3: sentence vectors; 4: quotes running on into the next paragraph or chunk; 5: the outlet in the embedded text;
+# 6: dates as news exports write them (every article re-read)
+FORMAT_VERSION = 6
 CURRENT = "current"
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.articles import CorpusError, load_corpus, normalize_date, parse_file
+from rag.articles import CorpusError, load_corpus, normalize_date, parse_file, parse_plain
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_34dd6e6ea37e3941.txt"
 
@@ -89,3 +89,37 @@ def test_normalize_date():
     assert normalize_date("2025-12-03 20:32") == "2025-12-03 20:32"
     assert normalize_date("2025/1/3") == "2025-01-03"
     assert normalize_date("yesterday") is None
+
+
+@pytest.mark.parametrize(
+    ("written", "date"),
+    [
+        ("Wed, 03 Dec 2025 20:32:00 GMT", "2025-12-03 20:32"),  # RSS pubDate
+        ("2025-12-03T20:32:00Z", "2025-12-03 20:32"),
+        ("December 3, 2025", "2025-12-03"),
+        ("3 December 2025 8:32pm", "2025-12-03 20:32"),
+        ("Updated 3 December 2025, 20:32 HKT", "2025-12-03 20:32"),
+        ("2025年12月3日", "2025-12-03"),
+        ("03/12/2025", None),  # 3 December or March 12: unknowable, so undated rather than wrong
+        ("December 2025", None),  # no day
+        ("3 Dec", None),  # no year
+        ("Tuesday", None),
+        ("Channel 4 News", None),
+        ("2025-13-45", None),
+    ],
+)
+def test_dates_as_news_exports_write_them(written, date):
+    assert normalize_date(written) == date
+
+
+@pytest.mark.parametrize(
+    ("header", "outlet", "date"),
+    [
+        ("Published: 3 December 2025\nReuters", "Reuters", "2025-12-03"),
+        ("Wed, 03 Dec 2025 20:32:00 GMT\nChannel 4 News", "Channel 4 News", "2025-12-03 20:32"),  # a bare date line
+        ("03/12/2025\nChannel 4 News", "Channel 4 News", None),  # an ambiguous date is no outlet either
+    ],
+)
+def test_header_lines_give_outlet_and_date_never_a_date_as_outlet(header, outlet, date):
+    title, body, source, published, _ = parse_plain("a.txt", f"Talks end\n{header}\n\nThe talks ended on Friday.")
+    assert (title, body, source, published) == ("Talks end", "The talks ended on Friday.", outlet, date)
