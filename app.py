@@ -28,7 +28,7 @@ from rag.pipeline import Answer, Done, Pipeline, QuestionError, Retrieved, Setti
 from rag.retrieve import Filters
 
 log = logging.getLogger("newsrag.app")
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".json", ".jsonl"]
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".json", ".jsonl", ".html", ".htm"]
 PLACEHOLDERS = ("⏳", "🔎")  # how a question waiting for its answer starts
 
 CSS = """

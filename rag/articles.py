@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import trafilatura
 import yaml
 from charset_normalizer import from_bytes
 from dateutil import parser as dateutil_parser
@@ -199,6 +200,28 @@ def _parse_markdown(article_id: str, text: str, file_hash: str) -> Article | Ski
     return _from_record(article_id, {**meta, "text": text.strip()}, file_hash)
 
 
+MIN_PAGE_WORDS = 20  # fewer, and an HTML page is a menu or index page (trafilatura then returns its links)
+
+
+def _parse_html(article_id: str, text: str, file_hash: str) -> Article | Skipped:
+    """A saved web page: the article's own text, title, outlet and date, without the menus, links,
+    scripts and footers around it (trafilatura, made for news pages)."""
+    try:
+        document = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, include_tables=False)
+    except Exception as error:  # noqa: BLE001 - lxml and trafilatura raise many kinds on broken markup
+        return Skipped(article_id, f"unreadable HTML ({type(error).__name__}: {error})")
+    meta = document.as_dict() if document is not None else {}
+    title = (meta.get("title") or "").strip()
+    paragraphs = [p.strip() for p in (meta.get("text") or "").split("\n") if p.strip()]
+    if paragraphs and title and paragraphs[0] == title:
+        paragraphs = paragraphs[1:]  # the headline, repeated as the page's first line
+    if sum(len(p.split()) for p in paragraphs) < MIN_PAGE_WORDS:
+        return Skipped(article_id, "no article text found in the HTML page")  # a menu, index or error page
+    record = {"title": title, "text": "\n\n".join(paragraphs)}
+    record |= {"source": meta.get("sitename"), "published": meta.get("date"), "url": meta.get("url")}
+    return _from_record(article_id, record, file_hash)
+
+
 def parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
     """One file gives one article, several (a .jsonl or JSON list dump) or a reason to skip it."""
     file_hash = hashlib.sha256(data).hexdigest()
@@ -228,8 +251,9 @@ def parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
             record_hash = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
             results.append(_from_record(sub_id, record, record_hash))
         return results or [Skipped(article_id, "no records")]
-    if suffix in (".md", ".markdown"):
-        article = _parse_markdown(article_id, text, file_hash)
+    if suffix in (".md", ".markdown", ".html", ".htm", ".xhtml"):
+        parse = _parse_markdown if suffix in (".md", ".markdown") else _parse_html
+        article = parse(article_id, text, file_hash)
         if isinstance(article, Skipped):
             return [article]
     else:

@@ -32,7 +32,7 @@ from rag.chunking import Chunk, ChunkingParams, chunk_article, text_for_embeddin
 from rag.embedding import Embedder, embedder_name, get_embedder
 
 # 3: sentence vectors; 4: quotes running on into the next paragraph or chunk; 5: the outlet in the embedded text;
-# 6: dates as news exports write them (every article re-read)
+# 6: dates as news exports write them, saved web pages read as pages (every article re-read)
 FORMAT_VERSION = 6
 CURRENT = "current"
 

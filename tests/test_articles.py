@@ -123,3 +123,38 @@ def test_dates_as_news_exports_write_them(written, date):
 def test_header_lines_give_outlet_and_date_never_a_date_as_outlet(header, outlet, date):
     title, body, source, published, _ = parse_plain("a.txt", f"Talks end\n{header}\n\nThe talks ended on Friday.")
     assert (title, body, source, published) == ("Talks end", "The talks ended on Friday.", outlet, date)
+
+
+NEWS_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">
+<title>Putin rejects US deal | TVB News</title>
+<meta property="og:site_name" content="TVB News">
+<meta property="og:title" content="Putin rejects US deal on Ukraine as NATO ministers meet">
+<meta property="article:published_time" content="2025-12-03T20:32:00+08:00">
+</head><body>
+<nav><a href="/">Home</a> | <a href="/world">World</a> | <a href="/sport">Sport</a></nav>
+<article><h1>Putin rejects US deal on Ukraine as NATO ministers meet</h1>
+<p>NATO foreign ministers are meeting in Brussels after Russia's President Vladimir Putin refused to make a
+deal with a US delegation visiting Moscow.</p>
+<p>But Ushakov said "So far, compromise hasn't been found. The US proposals seem more or less acceptable."</p>
+</article>
+<footer>Copyright TVB 2025. All rights reserved. <script>document.title = "hacked"</script></footer>
+</body></html>"""
+
+
+def test_a_saved_news_page_gives_its_article_text_title_outlet_and_date():
+    [article] = parse_file("tvb/putin.html", NEWS_PAGE.encode())
+    assert article.title == "Putin rejects US deal on Ukraine as NATO ministers meet"
+    assert (article.source, article.published) == ("TVB News", "2025-12-03")
+    assert article.text.startswith("NATO foreign ministers are meeting in Brussels")  # the headline not repeated
+    assert 'But Ushakov said "So far, compromise hasn\'t been found.' in article.text
+    for chrome in ("Home", "Sport", "Copyright", "hacked", "<"):
+        assert chrome not in article.text, chrome
+
+
+def test_a_page_without_an_article_is_skipped_with_a_reason(tmp_path):
+    (tmp_path / "menu.html").write_text("<html><body><nav><a href='/'>Home</a></nav></body></html>")
+    (tmp_path / "story.htm").write_text(NEWS_PAGE)
+    corpus = load_corpus(tmp_path)
+    assert [a.article_id for a in corpus.articles] == ["story.htm"]
+    skipped = [(s.path, s.reason) for s in corpus.skipped]
+    assert skipped == [("menu.html", "no article text found in the HTML page")]
