@@ -200,6 +200,7 @@ def _parse_markdown(article_id: str, text: str, file_hash: str) -> Article | Ski
     return _from_record(article_id, {**meta, "text": text.strip()}, file_hash)
 
 
+_OFFICE_FORMATS = {"pdf", "doc", "docx", "odt", "rtf", "pages"}
 MIN_PAGE_WORDS = 20  # fewer, and an HTML page is a menu or index page (trafilatura then returns its links)
 
 
@@ -227,6 +228,9 @@ def parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
     file_hash = hashlib.sha256(data).hexdigest()
     if not data.strip():
         return [Skipped(article_id, "empty file")]
+    kind = Path(article_id).suffix.lower().lstrip(".")
+    if kind in _OFFICE_FORMATS:  # binary, or text full of markup (RTF): never an article as it stands
+        return [Skipped(article_id, f"{kind.upper()} is not read: save the article as text or a web page (.html)")]
     if _looks_binary(data):
         return [Skipped(article_id, "binary file, not text")]
     text = decode(data)

@@ -158,3 +158,10 @@ def test_a_page_without_an_article_is_skipped_with_a_reason(tmp_path):
     assert [a.article_id for a in corpus.articles] == ["story.htm"]
     skipped = [(s.path, s.reason) for s in corpus.skipped]
     assert skipped == [("menu.html", "no article text found in the HTML page")]
+
+
+def test_a_pdf_or_word_file_is_skipped_with_what_to_do_instead():
+    [skipped] = parse_file("report.pdf", b"%PDF-1.7\n\x00\x01\x02 binary stream")
+    assert skipped.reason == "PDF is not read: save the article as text or a web page (.html)"
+    [skipped] = parse_file("memo.rtf", rb"{\rtf1\ansi Talks ended on Friday.}")  # text, but markup
+    assert skipped.reason.startswith("RTF is not read")
