@@ -236,9 +236,16 @@ def parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
     text = decode(data)
     suffix = Path(article_id).suffix.lower()
     if suffix in (".json", ".jsonl"):
+        records: list[object] = []
         try:
             if suffix == ".jsonl":
-                records = [json.loads(line) for line in text.splitlines() if line.strip()]
+                # One record a line: a broken line loses that record, not the file.
+                for line_number, line in enumerate(text.splitlines(), start=1):
+                    if line.strip():
+                        try:
+                            records.append(json.loads(line))
+                        except json.JSONDecodeError as error:
+                            records.append(Skipped("", f"invalid JSON at line {line_number}: {error.msg}"))
             else:
                 loaded = json.loads(text)
                 records = loaded if isinstance(loaded, list) else [loaded]
@@ -249,6 +256,9 @@ def parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
         results: list[Article | Skipped] = []
         for number, record in enumerate(records, start=1):
             sub_id = f"{article_id}#{number}"
+            if isinstance(record, Skipped):
+                results.append(Skipped(sub_id, record.reason))
+                continue
             if not isinstance(record, dict):
                 results.append(Skipped(sub_id, "JSON record is not an object"))
                 continue

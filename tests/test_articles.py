@@ -49,6 +49,17 @@ def test_markdown_front_matter_and_json_records():
     assert [a.article_id for a in articles] == ["dump.jsonl#1", "dump.jsonl#2", "dump.jsonl#3"]
 
 
+def test_a_broken_line_of_a_jsonl_dump_loses_that_record_only():
+    good = [json.dumps({"title": f"T{i}", "text": f"Text {i}."}) for i in range(2)]
+    results = parse_file("dump.jsonl", "\n".join([good[0], '{"title": "cut off', good[1]]).encode())
+    assert [(type(r).__name__, getattr(r, "article_id", None) or r.path) for r in results] == [
+        ("Article", "dump.jsonl#1"),
+        ("Skipped", "dump.jsonl#2"),
+        ("Article", "dump.jsonl#3"),
+    ]
+    assert results[1].reason.startswith("invalid JSON at line 2")
+
+
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
