@@ -110,13 +110,17 @@ class Retriever:
         if not SOURCE_QUESTION.search(question):
             return set()
         flags = re.IGNORECASE if question.islower() else 0
-        named = set()
-        for outlet in self.outlets:
+        named: set[str] = set()
+        taken: list[tuple[int, int]] = []  # "Coast Herald" matched: its "Herald" names no other outlet
+        by_length = sorted(self.outlets, key=lambda o: -len(o))
+        for outlet in by_length:
             name = re.sub(r"^the\s+", "", outlet, flags=re.IGNORECASE)
             acronyms = [w for w in name.split() if len(w) >= 2 and w.isupper() and w.isalpha()]
             for form in [name, *acronyms]:
-                if re.search(rf"(?<![\w-]){re.escape(form)}(?![\w-])", question, flags):
-                    named.add(outlet)
+                for match in re.finditer(rf"(?<![\w-]){re.escape(form)}(?![\w-])", question, flags):
+                    if not any(start <= match.start() and match.end() <= end for start, end in taken):
+                        named.add(outlet)
+                        taken.append(match.span())
         return named
 
     def speakers_in(self, question: str) -> set[str]:

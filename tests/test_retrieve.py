@@ -91,6 +91,9 @@ def two_outlets_index(tmp_path_factory):
     (corpus / "storm.txt").write_text(
         "Storm closes port\n發佈日期: 2024-03-02 08:00\nTVB News\n\nA storm closed the harbour for two days."
     )
+    (corpus / "herald.md").write_text(
+        "---\ntitle: Harbour reopens\ndate: 2024-03-04\nsource: The Herald\n---\nThe harbour reopened on Monday."
+    )
     (corpus / "times.txt").write_text(
         "Theatre reopens\n發佈日期: 2024-03-03 08:00\nThe Times\n\nThe old theatre reopened after repairs."
     )
@@ -116,6 +119,8 @@ def test_a_question_naming_the_outlet_finds_that_outlets_article(two_outlets_ind
         ("How many times did ministers meet?", set()),  # capitalised words only, unless all lowercase
         ("Any news on the fishing deal?", set()),  # "News" alone is no outlet's name
         ("What did Reuters and the Coast Herald report?", {"Reuters", "Coast Herald"}),
+        ("What did The Herald report about the harbour?", {"The Herald"}),
+        ("What did the Coast Herald report?", {"Coast Herald"}),  # not also "The Herald"
         ("How much did Reuters save in 2004?", set()),  # the company as the subject, not as the source
     ],
 )
