@@ -4,8 +4,9 @@ Keyword (BM25) and dense (FAISS cosine) scores are fused: news questions hinge o
 where keyword matching is strong, and on paraphrase, where embeddings are. The best candidates are
 then re-ranked by their single best-matching sentence, because one sentence usually holds a news
 fact and a chunk's average meaning blurs it. A "what did X say" question also lifts the passages
-where X is the quoted speaker, and a question naming an outlet ("what did Reuters report ...") lifts
-that outlet's articles. Measured against dense alone and plain reciprocal rank fusion: see the README.
+where X is the quoted speaker, a question naming an outlet ("what did Reuters report ...") lifts
+that outlet's articles, and one asking for the latest lifts the newer ones. Measured against dense
+alone and plain reciprocal rank fusion: see the README.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ SOURCE_QUESTION = re.compile(
     r"\b(report|reports|reported|reporting|piece|story|stories|article|articles|coverage|broadcast|"
     r"published|publish|carried|carry|wrote|write|writes|say|says|said|according to)\b",
     re.IGNORECASE,
+)
+# "The latest on ...": among the re-ranked candidates the newest article gets this much, the oldest none.
+RECENCY_BONUS = 0.5
+LATEST_QUESTION = re.compile(
+    r"\b(latest|newest|most recent|recent|recently|currently|current|now|today|this week)\b", re.IGNORECASE
 )
 MODES = ("hybrid", "rrf", "dense", "bm25")
 
@@ -191,6 +197,9 @@ class Retriever:
             for row in top:
                 if any(q.speaker and speakers & set(q.speaker.lower().split()) for q in self.chunks[row].quotes):
                     final[row] += SPEAKER_BONUS
+            if LATEST_QUESTION.search(question):
+                for row, newness in _newness(self.chunks, top).items():
+                    final[row] += RECENCY_BONUS * newness
             ranked = sorted(top, key=lambda r: -final[r]) + ranked[RERANK_DEPTH:]
             scores = {**scores, **final}
         passages = []
@@ -227,6 +236,15 @@ class Retriever:
             answers = ANSWER_TYPE_BONUS if offers_answer(text, question, kind) else 0.0
             scores[row].append(float(value) + SENTENCE_KEYWORD_WEIGHT * coverage + answers)
         return scores
+
+
+def _newness(chunks: list[Chunk], rows: list[int]) -> dict[int, float]:
+    """Dated rows by publication date, 1 for the newest, 0 for the oldest (undated rows: none)."""
+    dates = sorted({chunks[r].published for r in rows if chunks[r].published})
+    if len(dates) < 2:
+        return {}
+    position = {date: i / (len(dates) - 1) for i, date in enumerate(dates)}
+    return {r: position[chunks[r].published] for r in rows if chunks[r].published}
 
 
 def _min_max(values: dict[int, float]) -> dict[int, float]:

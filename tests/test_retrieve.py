@@ -126,3 +126,25 @@ def test_a_question_naming_the_outlet_finds_that_outlets_article(two_outlets_ind
 )
 def test_outlets_named_in_a_question(two_outlets_index, question, named):
     assert Retriever(two_outlets_index).outlets_in(question) == named
+
+
+@pytest.mark.parametrize("newer", ["five", "seven"])
+def test_asking_for_the_latest_prefers_the_newer_of_two_versions_of_a_story(tmp_path, newer):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for hours, day in (("five", "01" if newer == "seven" else "05"), ("seven", "05" if newer == "seven" else "01")):
+        (corpus / f"{hours}.txt").write_text(
+            f"Talks end in Moscow\nPublished: 2025-12-{day} 10:00\nWire\n\n"
+            f"The talks in Moscow lasted {hours} hours, officials said. No deal was reached."
+        )
+    # Other stories, as in any real corpus: scores are scaled within a question's candidates, and with
+    # only the two versions a hair's difference in wording would span the whole scale.
+    from conftest import SEEDS
+
+    (corpus / "seed.txt").write_bytes((SEEDS / "000_34dd6e6ea37e3941.txt").read_bytes())
+    (corpus / "rates.txt").write_text("Bank holds rates\n\nThe central bank kept its main rate at 5.25% on Thursday.")
+    (corpus / "derby.txt").write_text("Rovers win derby\n\nRovers beat United 3-1 on Saturday in a long match.")
+    build_index(corpus, tmp_path / "index", show_progress=False)
+    retriever = Retriever(load_index(tmp_path / "index"))
+    [top] = retriever.search("What is the latest on how long the Moscow talks lasted?", k=1)
+    assert top.chunk.article_id == f"{newer}.txt"
