@@ -6,22 +6,29 @@ from rag.index_store import build_index, load_index
 from rag.retrieve import RRF_K, SENTENCE_WEIGHT, Filters, Retriever
 
 
+def index_of(folder, articles: dict[str, str], with_seed: bool = False):
+    """Write the articles (file name -> text) into folder/corpus, index them into folder/index, load it."""
+    corpus = folder / "corpus"
+    corpus.mkdir()
+    if with_seed:
+        from conftest import SEEDS
+
+        (corpus / "seed.txt").write_bytes((SEEDS / "000_34dd6e6ea37e3941.txt").read_bytes())
+    for name, text in articles.items():
+        (corpus / name).write_text(text)
+    build_index(corpus, folder / "index", show_progress=False)
+    return load_index(folder / "index")
+
+
 @pytest.fixture(scope="module")
 def mixed_index(tmp_path_factory):
-    corpus = tmp_path_factory.mktemp("mixed")
-    from conftest import SEEDS
-
-    (corpus / "seed.txt").write_bytes((SEEDS / "000_34dd6e6ea37e3941.txt").read_bytes())
-    (corpus / "rates.txt").write_text(
-        "Bank holds rates\n發佈日期: 2024-05-02 09:00\nExample Times\n\n"
-        "The central bank kept its main rate at 5.25% on Thursday. Governor Ana Silva said inflation was easing."
-    )
-    (corpus / "football.txt").write_text(
-        "Rovers win derby\n\nRovers beat United 3-1 on Saturday. Manager Tom Reed said the team showed spirit."
-    )
-    index = tmp_path_factory.mktemp("mixed-index")
-    build_index(corpus, index, show_progress=False)
-    return load_index(index)
+    articles = {
+        "rates.txt": "Bank holds rates\n發佈日期: 2024-05-02 09:00\nExample Times\n\n"
+        "The central bank kept its main rate at 5.25% on Thursday. Governor Ana Silva said inflation was easing.",
+        "football.txt": "Rovers win derby\n\n"
+        "Rovers beat United 3-1 on Saturday. Manager Tom Reed said the team showed spirit.",
+    }
+    return index_of(tmp_path_factory.mktemp("mixed"), articles, with_seed=True)
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
@@ -76,30 +83,22 @@ def test_speakers_found_in_lowercase_and_headline_questions(mixed_index):
 
 @pytest.fixture(scope="module")
 def two_outlets_index(tmp_path_factory):
-    """The same story from two outlets, differing only in the figure each reports."""
-    corpus = tmp_path_factory.mktemp("outlets")
-    (corpus / "wire.txt").write_text(
-        "Ministers agree fishing deal\n發佈日期: 2024-03-01 10:00\nReuters\n\n"
+    """The same story from two outlets, differing only in the figure each reports; other outlets' stories."""
+    articles = {
+        "wire.txt": "Ministers agree fishing deal\n發佈日期: 2024-03-01 10:00\nReuters\n\n"
         "EU ministers agreed a new fishing deal after talks in Brussels. "
-        "The deal cuts cod quotas by 10 percent, officials said."
-    )
-    (corpus / "herald.txt").write_text(
-        "Fishing deal agreed by ministers\n發佈日期: 2024-03-01 11:00\nCoast Herald\n\n"
+        "The deal cuts cod quotas by 10 percent, officials said.",
+        "herald.txt": "Fishing deal agreed by ministers\n發佈日期: 2024-03-01 11:00\nCoast Herald\n\n"
         "EU ministers reached a fishing agreement in Brussels on Friday. "
-        "Cod quotas fall by 12 percent under the deal, fishermen's leaders said."
-    )
-    (corpus / "storm.txt").write_text(
-        "Storm closes port\n發佈日期: 2024-03-02 08:00\nTVB News\n\nA storm closed the harbour for two days."
-    )
-    (corpus / "herald.md").write_text(
-        "---\ntitle: Harbour reopens\ndate: 2024-03-04\nsource: The Herald\n---\nThe harbour reopened on Monday."
-    )
-    (corpus / "times.txt").write_text(
-        "Theatre reopens\n發佈日期: 2024-03-03 08:00\nThe Times\n\nThe old theatre reopened after repairs."
-    )
-    index = tmp_path_factory.mktemp("outlets-index")
-    build_index(corpus, index, show_progress=False)
-    return load_index(index)
+        "Cod quotas fall by 12 percent under the deal, fishermen's leaders said.",
+        "storm.txt": "Storm closes port\n發佈日期: 2024-03-02 08:00\nTVB News\n\n"
+        "A storm closed the harbour for two days.",
+        "herald.md": "---\ntitle: Harbour reopens\ndate: 2024-03-04\nsource: The Herald\n---\n"
+        "The harbour reopened on Monday.",
+        "times.txt": "Theatre reopens\n發佈日期: 2024-03-03 08:00\nThe Times\n\n"
+        "The old theatre reopened after repairs.",
+    }
+    return index_of(tmp_path_factory.mktemp("outlets"), articles)
 
 
 @pytest.mark.parametrize(("outlet", "article"), [("Reuters", "wire.txt"), ("the Coast Herald", "herald.txt")])
@@ -130,21 +129,18 @@ def test_outlets_named_in_a_question(two_outlets_index, question, named):
 
 @pytest.mark.parametrize("newer", ["five", "seven"])
 def test_asking_for_the_latest_prefers_the_newer_of_two_versions_of_a_story(tmp_path, newer):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for hours, day in (("five", "01" if newer == "seven" else "05"), ("seven", "05" if newer == "seven" else "01")):
-        (corpus / f"{hours}.txt").write_text(
-            f"Talks end in Moscow\nPublished: 2025-12-{day} 10:00\nWire\n\n"
-            f"The talks in Moscow lasted {hours} hours, officials said. No deal was reached."
-        )
+    days = {"five": "01", "seven": "05"} if newer == "seven" else {"five": "05", "seven": "01"}
+    versions = {
+        f"{hours}.txt": f"Talks end in Moscow\nPublished: 2025-12-{day} 10:00\nWire\n\n"
+        f"The talks in Moscow lasted {hours} hours, officials said. No deal was reached."
+        for hours, day in days.items()
+    }
     # Other stories, as in any real corpus: scores are scaled within a question's candidates, and with
     # only the two versions a hair's difference in wording would span the whole scale.
-    from conftest import SEEDS
-
-    (corpus / "seed.txt").write_bytes((SEEDS / "000_34dd6e6ea37e3941.txt").read_bytes())
-    (corpus / "rates.txt").write_text("Bank holds rates\n\nThe central bank kept its main rate at 5.25% on Thursday.")
-    (corpus / "derby.txt").write_text("Rovers win derby\n\nRovers beat United 3-1 on Saturday in a long match.")
-    build_index(corpus, tmp_path / "index", show_progress=False)
-    retriever = Retriever(load_index(tmp_path / "index"))
+    others = {
+        "rates.txt": "Bank holds rates\n\nThe central bank kept its main rate at 5.25% on Thursday.",
+        "derby.txt": "Rovers win derby\n\nRovers beat United 3-1 on Saturday in a long match.",
+    }
+    retriever = Retriever(index_of(tmp_path, versions | others, with_seed=True))
     [top] = retriever.search("What is the latest on how long the Moscow talks lasted?", k=1)
     assert top.chunk.article_id == f"{newer}.txt"
