@@ -84,8 +84,13 @@ def load_index(index_dir: Path | str) -> Index:
         raise IndexMissingError(f"no index at {index_dir}: build it with `{build_command(index_dir)}`")
     try:
         manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"format version {manifest.get('format_version')}, expected {FORMAT_VERSION}")
+        version = manifest.get("format_version")
+        if version != FORMAT_VERSION:
+            age = "an older" if isinstance(version, int) and version < FORMAT_VERSION else "another"
+            raise IndexMissingError(
+                f"the index at {index_dir} was built by {age} version of this tool (format {version}, now "
+                f"{FORMAT_VERSION}): rebuild it with `{build_command(index_dir)}`"
+            )
         with open(generation / "chunks.jsonl", encoding="utf-8") as handle:
             chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
         vectors = faiss.read_index(str(generation / "vectors.faiss"))
@@ -146,11 +151,12 @@ def _build_lock(index_dir: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _previous(index_dir: Path) -> Index | None:
+def _previous(index_dir: Path) -> tuple[Index | None, str | None]:
+    """The current index, or why it cannot be built on (None when there is none yet)."""
     try:
-        return load_index(index_dir)
-    except IndexMissingError:
-        return None
+        return load_index(index_dir), None
+    except IndexMissingError as error:
+        return None, (str(error).split(": rebuild it")[0] if (index_dir / CURRENT).exists() else None)
 
 
 def _incompatibility(previous: Index, embedder: str, params: ChunkingParams) -> str | None:
@@ -233,12 +239,11 @@ def build_index(
         )
     with _build_lock(index_dir):
         _remove_stale_generations(index_dir)
-        previous = _previous(index_dir)
-        if previous is not None:
-            report.full_rebuild_reason = _incompatibility(previous, name, params)
-            if report.full_rebuild_reason:
-                log(f"full rebuild: {report.full_rebuild_reason}")
-                previous = None
+        previous, unusable = _previous(index_dir)
+        report.full_rebuild_reason = unusable or (_incompatibility(previous, name, params) if previous else None)
+        if report.full_rebuild_reason:
+            log(f"full rebuild: {report.full_rebuild_reason}")
+            previous = None
         old_articles = previous.manifest["articles"] if previous else {}
         current_ids = {a.article_id for a in corpus.articles}
         report.removed = sorted(set(old_articles) - current_ids)

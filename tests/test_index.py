@@ -164,10 +164,13 @@ def test_an_index_of_an_older_format_is_rebuilt_not_misread(corpus_copy, tmp_pat
     manifest = index / "current" / "manifest.json"
     older = {**json.loads(manifest.read_text()), "format_version": index_store.FORMAT_VERSION - 1}
     manifest.write_text(json.dumps(older))
-    with pytest.raises(IndexMissingError, match=f"format version {index_store.FORMAT_VERSION - 1}.*rag.build_index"):
+    message = f"an older version of this tool \\(format {index_store.FORMAT_VERSION - 1}, now .*rag.build_index"
+    with pytest.raises(IndexMissingError, match=message):
         load_index(index)
-    report = build_index(corpus_copy, index, show_progress=False)
+    messages = []
+    report = build_index(corpus_copy, index, show_progress=False, log=messages.append)
     assert report.added == ["000_34dd6e6ea37e3941.txt"] and load_index(index).vectors.ntotal == report.chunks
+    assert "full rebuild" in messages[0] and "older version" in messages[0]
 
 
 def test_embedded_text_carries_title_outlet_and_date_in_front():
