@@ -119,6 +119,11 @@ def _looks_binary(data: bytes) -> bool:
     return control > len(sample) * 0.05
 
 
+def _bare_date(line: str) -> str | None:
+    """A header line that is only a date ("3 December 2025", "2025-12-03 20:32")."""
+    return normalize_date(line) if len(line) <= 40 and any(c.isdigit() for c in line) else None
+
+
 def parse_plain(article_id: str, text: str) -> tuple[str, str, str | None, str | None, str | None]:
     """Title on line 1, then optional header lines (date, outlet, url) up to the first blank line."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -132,10 +137,10 @@ def parse_plain(article_id: str, text: str) -> tuple[str, str, str | None, str |
     # Header lines sit directly under the title; the body starts after the first blank line.
     while index < len(lines) and lines[index].strip() and index <= 6:
         line = lines[index].strip()
-        if (m := _DATE_LINE.match(line)) and normalize_date(m["date"]):
-            published = normalize_date(m["date"])
-        elif published is None and len(line) <= 40 and any(c.isdigit() for c in line) and normalize_date(line):
-            published = normalize_date(line)  # a bare date line ("3 December 2025", "2025-12-03 20:32")
+        if (m := _DATE_LINE.match(line)) and (labelled := normalize_date(m["date"])):
+            published = labelled
+        elif published is None and (bare := _bare_date(line)):
+            published = bare
         elif re.fullmatch(r"[\d\s/.:-]+", line):
             pass  # an all-numeric date with the day and month in unknown order ("03/12/2025"): left undated
         elif m := _SOURCE_LINE.match(line):
@@ -200,7 +205,7 @@ def _parse_markdown(article_id: str, text: str, file_hash: str) -> Article | Ski
     return _from_record(article_id, {**meta, "text": text.strip()}, file_hash)
 
 
-_OFFICE_FORMATS = {"pdf", "doc", "docx", "odt", "rtf", "pages"}
+_OFFICE_FORMATS = {".pdf", ".doc", ".docx", ".odt", ".rtf", ".pages"}
 MIN_PAGE_WORDS = 20  # fewer, and an HTML page is a menu or index page (trafilatura then returns its links)
 
 
@@ -223,18 +228,27 @@ def _parse_html(article_id: str, text: str, file_hash: str) -> Article | Skipped
     return _from_record(article_id, record, file_hash)
 
 
+_PARSERS = {
+    ".md": _parse_markdown,
+    ".markdown": _parse_markdown,
+    ".html": _parse_html,
+    ".htm": _parse_html,
+    ".xhtml": _parse_html,
+}
+
+
 def parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
     """One file gives one article, several (a .jsonl or JSON list dump) or a reason to skip it."""
     file_hash = hashlib.sha256(data).hexdigest()
     if not data.strip():
         return [Skipped(article_id, "empty file")]
-    kind = Path(article_id).suffix.lower().lstrip(".")
-    if kind in _OFFICE_FORMATS:  # binary, or text full of markup (RTF): never an article as it stands
-        return [Skipped(article_id, f"{kind.upper()} is not read: save the article as text or a web page (.html)")]
+    suffix = Path(article_id).suffix.lower()
+    if suffix in _OFFICE_FORMATS:  # binary, or text full of markup (RTF): never an article as it stands
+        kind = suffix[1:].upper()
+        return [Skipped(article_id, f"{kind} is not read: save the article as text or a web page (.html)")]
     if _looks_binary(data):
         return [Skipped(article_id, "binary file, not text")]
     text = decode(data)
-    suffix = Path(article_id).suffix.lower()
     if suffix in (".json", ".jsonl"):
         records: list[object] = []
         try:
@@ -265,8 +279,7 @@ def parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
             record_hash = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
             results.append(_from_record(sub_id, record, record_hash))
         return results or [Skipped(article_id, "no records")]
-    if suffix in (".md", ".markdown", ".html", ".htm", ".xhtml"):
-        parse = _parse_markdown if suffix in (".md", ".markdown") else _parse_html
+    if parse := _PARSERS.get(suffix):
         article = parse(article_id, text, file_hash)
         if isinstance(article, Skipped):
             return [article]

@@ -40,6 +40,10 @@ CURRENT = "current"
 class IndexMissingError(Exception):
     """No usable index at the given folder; the message says which command builds one."""
 
+    def __init__(self, problem: str, index_dir: Path | str, verb: str = "rebuild") -> None:
+        super().__init__(f"{problem}: {verb} it with `{build_command(index_dir)}`")
+        self.problem = problem  # what is wrong, without the command (a build logs it as its reason)
+
 
 def build_command(index_dir: Path | str, corpus_dir: Path | str | None = None) -> str:
     corpus = f" --corpus {corpus_dir}" if corpus_dir else ""
@@ -81,7 +85,7 @@ def load_index(index_dir: Path | str) -> Index:
     index_dir = Path(index_dir)
     generation = index_dir / CURRENT
     if not generation.exists():
-        raise IndexMissingError(f"no index at {index_dir}: build it with `{build_command(index_dir)}`")
+        raise IndexMissingError(f"no index at {index_dir}", index_dir, verb="build")
     try:
         manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
         version = manifest.get("format_version")
@@ -89,7 +93,8 @@ def load_index(index_dir: Path | str) -> Index:
             age = "an older" if isinstance(version, int) and version < FORMAT_VERSION else "another"
             raise IndexMissingError(
                 f"the index at {index_dir} was built by {age} version of this tool (format {version}, now "
-                f"{FORMAT_VERSION}): rebuild it with `{build_command(index_dir)}`"
+                f"{FORMAT_VERSION})",
+                index_dir,
             )
         with open(generation / "chunks.jsonl", encoding="utf-8") as handle:
             chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
@@ -100,9 +105,7 @@ def load_index(index_dir: Path | str) -> Index:
         if len(sentence_vectors) != sum(len(c.sentences) for c in chunks):
             raise ValueError(f"{len(sentence_vectors)} sentence vectors for the chunks' sentences")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
-        raise IndexMissingError(
-            f"the index at {index_dir} is unreadable ({error}): rebuild it with `{build_command(index_dir)}`"
-        ) from error
+        raise IndexMissingError(f"the index at {index_dir} is unreadable ({error})", index_dir) from error
     return Index(generation.resolve(), manifest, chunks, vectors, sentence_vectors)
 
 
@@ -156,7 +159,7 @@ def _previous(index_dir: Path) -> tuple[Index | None, str | None]:
     try:
         return load_index(index_dir), None
     except IndexMissingError as error:
-        return None, (str(error).split(": rebuild it")[0] if (index_dir / CURRENT).exists() else None)
+        return None, (error.problem if (index_dir / CURRENT).exists() else None)
 
 
 def _incompatibility(previous: Index, embedder: str, params: ChunkingParams) -> str | None:

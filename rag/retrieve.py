@@ -107,7 +107,12 @@ class Retriever:
                     for part in quote.speaker.split():
                         if len(part) > 2 and part[0].isupper():
                             self.quoted.setdefault(part.lower(), set()).add(row)
-        self.outlets = sorted({c.source for c in self.chunks if c.source})
+        # Each outlet with the forms a question may name it by, longest name first (see outlets_in).
+        self.outlets: list[tuple[str, list[str]]] = []
+        for outlet in sorted({c.source for c in self.chunks if c.source}, key=lambda o: -len(o)):
+            name = re.sub(r"^the\s+", "", outlet, flags=re.IGNORECASE)
+            acronyms = [w for w in name.split() if len(w) >= 2 and w.isupper() and w.isalpha()]
+            self.outlets.append((outlet, [name, *acronyms]))
 
     def outlets_in(self, question: str) -> set[str]:
         """Outlets a question names as its source: the whole name ("Coast Herald", a leading "The"
@@ -118,11 +123,8 @@ class Retriever:
         flags = re.IGNORECASE if question.islower() else 0
         named: set[str] = set()
         taken: list[tuple[int, int]] = []  # "Coast Herald" matched: its "Herald" names no other outlet
-        by_length = sorted(self.outlets, key=lambda o: -len(o))
-        for outlet in by_length:
-            name = re.sub(r"^the\s+", "", outlet, flags=re.IGNORECASE)
-            acronyms = [w for w in name.split() if len(w) >= 2 and w.isupper() and w.isalpha()]
-            for form in [name, *acronyms]:
+        for outlet, forms in self.outlets:
+            for form in forms:
                 for match in re.finditer(rf"(?<![\w-]){re.escape(form)}(?![\w-])", question, flags):
                     if not any(start <= match.start() and match.end() <= end for start, end in taken):
                         named.add(outlet)
