@@ -46,6 +46,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.refusal_threshold,
         help="abstain when the model's probability of replying NOT IN ARTICLES reaches this (above 1: never)",
     )
+    parser.add_argument(
+        "--second-look",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.second_look,
+        help="when the model finds no answer, let it read the next --top-k passages before abstaining",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -58,6 +64,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         abstain_unsupported=not args.no_check,
         min_relevance=args.min_relevance,
         refusal_threshold=None if args.no_check else args.refusal_threshold,
+        second_look=args.second_look and not args.no_check,  # the plain pipeline takes the model's word
     )
 
 

@@ -126,3 +126,28 @@ def test_refusal_is_decided_by_the_calibrated_threshold(seed_index, default_mode
     always = Pipeline(seed_index, local_model=default_model, settings=Settings(refusal_threshold=0.0)).answer(question)
     assert always.abstained and always.refusal_p == pytest.approx(never.refusal_p, abs=0.05)  # reused cache: ~same
     assert always.text.startswith("The articles in the corpus do not")
+
+
+def test_a_refusal_gets_a_second_look_at_the_next_passages(seed_index, default_model):
+    """The real model refuses from the best passage alone; shown the next one, it finds the answer there."""
+    question = "Where did Witkoff and Kushner walk after the talks with Putin?"
+    first_only = Pipeline(seed_index, local_model=default_model, settings=Settings(top_k=1, second_look=False))
+    assert first_only.answer(question).abstained
+
+    pipeline = Pipeline(seed_index, local_model=default_model, settings=Settings(top_k=1, second_look=True))
+    events = list(pipeline.stream(question))
+    looks = [e.evidence for e in events if isinstance(e, Retrieved)]
+    answer = events[-1].answer
+    assert len(looks) == 2 and looks[0][0].text != looks[1][0].text  # the next passage, not the same one again
+    assert not answer.abstained and "Red Square" in answer.text
+    assert answer.citations and all(c.evidence in looks[1] for c in answer.citations)
+    assert all(s.supported for s in answer.sentences)
+
+
+def test_a_second_look_does_not_answer_an_unanswerable_question(seed_pipeline):
+    """Looking further must not turn an honest abstention into an answer stitched from loosely related text."""
+    events = list(seed_pipeline.stream("How many soldiers has Russia lost in the war?"))
+    answer = events[-1].answer
+    assert sum(isinstance(e, Retrieved) for e in events) == 2  # it did look further
+    assert answer.abstained and answer.citations == []
+    assert answer.evidence == events[0].evidence  # the closest passages shown are still the best ones
