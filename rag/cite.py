@@ -22,6 +22,14 @@ from rag.text import WORD, content_words, name_groups, names_in, normalize_text,
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 _QUOTED = re.compile(r"[\"“]([^\"“”]{3,}?)[\"”]")
+# Units a count cannot be given in: "5 hours" does not answer "how many pages".
+_MEASURES = {
+    "time": "seconds minutes hours days weeks months years decades",
+    "distance": "millimetres centimetres metres meters kilometres kilometers km miles yards feet foot inches",
+}
+_MEASURE_OF = {unit.rstrip("s"): kind for kind, units in _MEASURES.items() for unit in units.split()}
+_HOW_MANY = re.compile(r"\bhow many ([a-z]+)", re.IGNORECASE)
+_NUMBER_AND_WORD = re.compile(r"\b\d+(?:[.,]\d+)*\s*([a-z]*)")
 
 
 @dataclass
@@ -231,6 +239,27 @@ def check_answer(answer: str, evidence: list[Evidence], question: str = "") -> C
         if asked_years and said_years and not said_years & asked_years:
             sentence.supported = False
             sentence.reason = f"about {', '.join(sorted(said_years))}, not {', '.join(sorted(asked_years))}"
+    for sentence in checked.sentences:
+        mismatch = unit_mismatch(question, strip_markers(sentence.text))
+        if mismatch:
+            sentence.supported, sentence.reason = False, mismatch
     checked.text = " ".join(out_sentences)
     checked.citations = sorted(citations.values(), key=lambda c: (c.marker, c.quote_start))
     return checked
+
+
+def unit_mismatch(question: str, claim: str) -> str:
+    """Why a how-many answer counts something else ("5 hours" for "how many pages"), or "".
+
+    Only when every number in the answer carries a unit of time or distance that is not the kind of
+    thing asked for: "two weeks" still answers "how many days", "Three NATO ministers" any how-many.
+    """
+    asked = _HOW_MANY.search(question)
+    if not asked:
+        return ""
+    asked_kind = _MEASURE_OF.get(asked.group(1).lower().rstrip("s"))
+    units = _NUMBER_AND_WORD.findall(normalize_text(claim))
+    kinds = [_MEASURE_OF.get(unit.rstrip("s")) for unit in units]
+    if not kinds or None in kinds or asked_kind in kinds:
+        return ""
+    return f"gives {', '.join(sorted(set(units)))}, not {asked.group(1).lower()}"

@@ -126,3 +126,19 @@ def test_an_answer_about_another_year_than_the_one_asked_is_unsupported():
     assert not wrong.sentences[0].supported and "2003" in wrong.sentences[0].reason
     assert check_answer("27 British films were shot in 2004 [1].", [films], question).sentences[0].supported
     assert check_answer("27, against 45 in 2003 [1].", [films], "How many films were shot?").sentences[0].supported
+
+
+def test_a_count_given_in_hours_or_miles_does_not_answer_how_many_of_something_else():
+    """ "5 hours" passed as the answer to "how many pages": a number the passage holds, of the wrong thing."""
+    pages = "How many pages long is the US peace proposal?"
+    wrong = check_answer("5 hours [1]", [USHAKOV], pages)
+    assert not wrong.sentences[0].supported and "hours, not pages" in wrong.sentences[0].reason
+    assert (
+        check_answer("The talks lasted five hours [1].", [USHAKOV], "How many hours did the talks last?")
+        .sentences[0]
+        .supported
+    )
+    walk = make_evidence(1, "The strike lasted 3 weeks and cost 300 jobs at the plant, 40 miles from York.")
+    assert check_answer("3 weeks [1].", [walk], "How many days did the strike last?").sentences[0].supported
+    assert check_answer("300 jobs, 40 miles away [1].", [walk], "How many jobs were lost?").sentences[0].supported
+    assert not check_answer("40 miles [1].", [walk], "How many jobs were lost?").sentences[0].supported
