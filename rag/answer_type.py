@@ -55,6 +55,11 @@ def expected_answer(question: str) -> str | None:
     return None
 
 
+def asks_for_person(question: str) -> bool:
+    """"Who ...", "What is the name of ...": a person or a name as such."""
+    return bool(_PERSON_QUESTION.search(question))
+
+
 def offers_answer(sentence: str, question: str, kind: str | None, strict: bool = True) -> bool:
     """Does the sentence hold a fact of the asked kind that the question does not already give?
 

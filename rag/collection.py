@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.answer_type import asks_for_person
 from rag.chunking import Chunk
-from rag.cite import CheckedAnswer, CheckedSentence, Citation
+from rag.cite import CheckedAnswer, CheckedSentence, Citation, strip_markers
 from rag.generate import Evidence
 from rag.retrieve import Filters
+from rag.text import name_groups
 
 SHOWN = 5  # articles listed and cited; the count covers them all
 MAX_TERM_WORDS = 4  # a longer "term" is a question about content, for the normal pipeline
@@ -36,6 +38,55 @@ def mentioned_term(question: str) -> str | None:
         return None
     term = match["term"].strip().strip("\"'“”‘’").strip()
     return term if term and len(term.split()) <= MAX_TERM_WORDS else None
+
+
+_REFERRING = {"him", "her", "them", "it", "this", "that", "he", "she", "they", "this person", "that person"}
+
+
+def refers_back(term: str) -> bool:
+    """"How many articles mention him?": the term is a pronoun, its meaning is in the conversation."""
+    return term.lower() in _REFERRING
+
+
+def referent(history: list[tuple[str, str]]) -> str | None:
+    """What "him", "her" or "it" stands for in the last exchange, as written there; None if nothing.
+
+    The small model, asked to rewrite such a follow-up, turned it into another question ("How many
+    articles about Yuri Ushakov mention compromise?"), so the count takes the name from the
+    conversation directly: the person a who-question was answered with (by surname, the form news
+    repeats), else the first name the question gave, else the first in the answer.
+    """
+    if not history:
+        return None
+    asked, answered = history[-1][0], strip_markers(history[-1][1])
+    asked_groups, answered_groups = name_groups(asked), name_groups(answered)
+    given = {word for group in asked_groups for word in group}
+    if asks_for_person(asked):
+        new = [group for group in answered_groups if group[-1] not in given]
+        if new:
+            return _surname(answered, new[0])
+    for text, groups in ((asked, asked_groups), (answered, answered_groups)):
+        if groups:
+            return _as_written(text, groups[0])
+    return None
+
+
+_PARTICLES = r"(?:von|van|der|den|de|del|della|da|di|du|la|le|al|bin|ibn)"
+
+
+def _surname(text: str, group: list[str]) -> str:
+    """ "Yuri Ushakov" -> "Ushakov", "Ursula von der Leyen" -> "von der Leyen" (particles stay)."""
+    written = _as_written(text, group)
+    after = text[text.find(written) + len(written) :]
+    tail = re.match(rf"((?:\s+{_PARTICLES})+\s+[A-Z][\w'-]+)", after)
+    if tail:
+        return tail.group(1).strip()
+    return written.split()[-1]
+
+
+def _as_written(text: str, words: list[str]) -> str:
+    match = re.search(r"\s+".join(re.escape(w) for w in words), text, re.IGNORECASE)
+    return match.group(0) if match else " ".join(words)
 
 
 @dataclass

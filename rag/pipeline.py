@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.cite import CheckedSentence, Citation, check_answer, markers_of
-from rag.collection import find_mentions, mentioned_term, mentions_answer
+from rag.collection import find_mentions, mentioned_term, mentions_answer, referent, refers_back
 from rag.config import default_top_k
 from rag.generate import (
     NOT_FOUND,
@@ -205,8 +205,13 @@ class Pipeline:
         """
         started = time.perf_counter()
         question = validate_question(question)
-        searched = condense_question(self.model, history, question) if history else question
-        term = mentioned_term(searched)
+        term = mentioned_term(question)
+        if term is not None and history and refers_back(term):
+            term = referent(history)  # "mention him?": the name from the chat, not from a rewrite
+            searched = f"{question} ({term})" if term else question
+        else:
+            searched = condense_question(self.model, history, question) if history else question
+            term = mentioned_term(searched)
         if term is not None:
             yield from self._count_mentions(question, searched, term, filters, started)
             return

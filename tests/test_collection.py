@@ -3,7 +3,7 @@
 import pytest
 
 from rag.chunking import Chunk, split_sentences
-from rag.collection import find_mentions, mentioned_term, mentions_answer
+from rag.collection import find_mentions, mentioned_term, mentions_answer, referent, refers_back
 from rag.index_store import build_index
 from rag.pipeline import Done, Pipeline, Retrieved
 from rag.retrieve import Filters
@@ -84,3 +84,25 @@ def test_the_pipeline_counts_from_the_real_index_without_the_model(tmp_path):
     assert {c.evidence.chunk.article_id for c in answer.citations} == {"seed.txt", "rates.txt"}
     assert all("Putin" in c.quote for c in answer.citations)
     assert pipeline._model is None  # counted, not generated: the model was never loaded
+
+    # A follow-up in the chat: "him" is the person of the last exchange, not the word "him".
+    history = [("What did Putin say about Europe?", "Putin says Europe is trying to block the peace plan. [1]")]
+    follow_up = pipeline.answer("How many articles mention him?", history=history)
+    assert follow_up.text.startswith('2 articles in the corpus mention "Putin".')
+    assert pipeline._model is None  # no rewrite by the model either
+
+
+@pytest.mark.parametrize(
+    ("history", "meant"),
+    [
+        ([("What did Ushakov say about compromise?", "Yuri Ushakov said it was not found. [1]")], "Ushakov"),
+        ([("Who heads the European Commission?", "Ursula von der Leyen is its president. [1]")], "von der Leyen"),
+        ([("Who is Trump's envoy?", "Steve Witkoff is Trump's special envoy. [1]")], "Witkoff"),
+        ([("What happened at the Davis Cup final?", "Spain won it. [1]")], "Davis Cup"),
+        ([("what happened next?", "talks went on. [1]")], None),
+        ([], None),
+    ],
+)
+def test_a_pronoun_in_a_mention_question_is_the_name_from_the_last_exchange(history, meant):
+    assert refers_back("him") and refers_back("It") and not refers_back("Gerrard")
+    assert referent(history) == meant
