@@ -84,6 +84,7 @@ class Answer:
     sentences: list[CheckedSentence] = field(default_factory=list)
     raw: str = ""  # what the model wrote, before checking
     refusal_p: float | None = None  # the model's probability of replying NOT IN ARTICLES (see RefusalGate)
+    looked_further: bool = False  # the model refused the best passages and read the next ones
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -108,6 +109,7 @@ class Answer:
             "abstained": self.abstained,
             "sentences": [{"text": s.text, "supported": s.supported} for s in self.sentences],
             "searched": self.searched,
+            "looked_further": self.looked_further,
             "closest_passages": [
                 {
                     "marker": e.number,
@@ -237,6 +239,7 @@ class Pipeline:
                 yield from self._generate(second, further, speakers, timings, started)
                 if not second.abstained:
                     answer = second
+                answer.looked_further = True
         timings.setdefault("first_token_s", time.perf_counter() - started)
         timings["total_s"] = time.perf_counter() - started
         answer.timings = timings

@@ -141,6 +141,7 @@ def test_a_refusal_gets_a_second_look_at_the_next_passages(seed_index, default_m
     assert len(looks) == 2 and looks[0][0].text != looks[1][0].text  # the next passage, not the same one again
     assert not answer.abstained and "Red Square" in answer.text
     assert answer.citations and all(c.evidence in looks[1] for c in answer.citations)
+    assert answer.looked_further and answer.to_json()["looked_further"]
     assert all(s.supported for s in answer.sentences)
 
 
@@ -148,7 +149,7 @@ def test_a_second_look_does_not_answer_an_unanswerable_question(seed_pipeline):
     """Looking further must not turn an honest abstention into an answer stitched from loosely related text."""
     events = list(seed_pipeline.stream("How many soldiers has Russia lost in the war?"))
     answer = events[-1].answer
-    assert sum(isinstance(e, Retrieved) for e in events) == 2  # it did look further
+    assert sum(isinstance(e, Retrieved) for e in events) == 2 and answer.looked_further  # it did look further
     assert answer.abstained and answer.citations == []
     assert answer.evidence == events[0].evidence  # the closest passages shown are still the best ones
 
