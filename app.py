@@ -162,6 +162,9 @@ def example_questions(pipeline: Pipeline, limit: int = 4) -> list[str]:
 # ---------------------------------------------------------------- the app
 
 
+LOOKING_FURTHER = "🔎 Not in the best passages; reading the next ones…"
+
+
 @dataclass
 class AppConfig:
     corpus: Path
@@ -237,11 +240,13 @@ class NewsChat:
             history[-1] = {"role": "assistant", "content": "🔎 Searching the articles…"}
             yield history, gr.update()
             filters = Filters(tuple(sources or ()), _date(date_from), _date(date_to))
-            draft = ""
+            draft, looks = "", 0
             for event in self.pipeline.stream(question, filters=filters, history=past):
                 if isinstance(event, Retrieved):
+                    looks += 1
                     note = f"Searched for: {event.searched}" if event.searched != question else ""
-                    history[-1] = {"role": "assistant", "content": "✍️ Writing the answer…"}
+                    status = "✍️ Writing the answer…" if looks == 1 else LOOKING_FURTHER
+                    history[-1] = {"role": "assistant", "content": status}
                     yield history, render_sources(None, event.evidence, note=note)
                 elif isinstance(event, Token):
                     draft += event.text

@@ -82,3 +82,28 @@ def test_gradio6_list_shaped_messages_are_read():
     ]
     assert app._last_question(history) == ("What did Ushakov say?", [])
     assert app._message_text(history[-1]).startswith(app.PLACEHOLDERS)
+
+
+def test_the_chat_says_when_it_reads_further_passages():
+    """The pipeline's second look (a second Retrieved) is shown, then the answer from those passages."""
+    import threading
+
+    from rag.pipeline import Done, Retrieved
+
+    first = make_evidence(1, "Talks lasted five hours.", article_id="a.txt")
+    further = make_evidence(1, "Witkoff and Kushner walked through Red Square.", article_id="b.txt")
+    answer = _answer("They walked through Red Square [1].", [further], question="Where did they walk?")
+
+    class StreamingPipeline:
+        def stream(self, question, filters=None, history=None):
+            yield Retrieved(question, [first])
+            yield Retrieved(question, [further])
+            yield Done(answer)
+
+    chat = app.NewsChat.__new__(app.NewsChat)
+    chat.pipeline, chat.waiting_lock, chat.waiting = StreamingPipeline(), threading.Lock(), 1
+    history = [{"role": "user", "content": "Where did they walk?"}, {"role": "assistant", "content": "🔎 Searching"}]
+    shown = [(list(h), sources) for h, sources in chat.answer(list(history), [], "", "")]
+    statuses = [h[-1]["content"] for h, _ in shown]
+    assert statuses[1] == "✍️ Writing the answer…" and statuses[2] == app.LOOKING_FURTHER
+    assert "Red Square" in shown[2][1] and "Red Square" in statuses[-1]
