@@ -17,7 +17,16 @@ from sentencex import segment
 
 from rag.answer_type import expected_answer, offers_answer
 from rag.generate import Evidence
-from rag.text import WORD, content_words, name_groups, names_in, normalize_text, numbers_in
+from rag.text import (
+    WORD,
+    content_words,
+    counted_things,
+    counts_the_same,
+    name_groups,
+    names_in,
+    normalize_text,
+    numbers_in,
+)
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
@@ -114,6 +123,14 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     missing_numbers = numbers_in(claim) - numbers_in(passage + " " + header + " " + question)
     if missing_numbers:
         return False, 0.0, f"number(s) {sorted(missing_numbers)} not in passage [{evidence.number}]"
+    # "3 pages" is not supported by "three years": a number must count the same thing in the passage.
+    context = passage + " " + header + " " + question
+    asked = {w for _, w in counted_things(question)} | content_words(question)
+    miscounted = sorted(
+        f"{n} {w}" for n, w in counted_things(claim) if not counts_the_same(n, w, context, asked=w in asked)
+    )
+    if miscounted:
+        return False, 0.0, f"{', '.join(miscounted)}: not what passage [{evidence.number}] counts"
     # Names the user gave need no support.
     missing_names = _names_missing(names_in(claim), passage + " " + header + " " + question)
     if missing_names:

@@ -99,3 +99,36 @@ def names_in(sentence: str) -> set[str]:
     """Capitalised words that are likely names: not common words (sentence openers, words a model adds
     to any answer), months or number words."""
     return {word for match in _NAME.finditer(sentence) if (word := _name_word(match.group(0)))}
+
+
+_COUNTED = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)*)\s+([a-z]+)")
+_NOT_A_THING = STOPWORDS | set(MONTHS) | set(_SCALES) | {"percent", "out", "per", "or", "and"}
+
+
+def counted_things(text: str) -> set[tuple[str, str]]:
+    """(number, stem of the word it counts): "3 pages long" -> ("3", "page"); "five hours" -> ("5", "hour").
+
+    A number with the noun right after it says what it counts; "£105m in savings", "24 March" and
+    "3.25%" carry no such noun here (money, dates and percentages are compared as numbers)."""
+    found = set()
+    for number, word in _COUNTED.findall(normalize_text(text)):
+        if word in _NOT_A_THING or re.fullmatch(r"(?:1[89]|20)\d\d", number):
+            continue
+        found.add((number.replace(",", ""), _STEM.stemWord(word)))
+    return found
+
+
+def counts_the_same(number: str, stem: str, text: str, asked: bool = False, reach: int = 3) -> bool:
+    """Does the text hold `number` counting the same thing: a word of that stem among the `reach`
+    words after it? When the question itself names the thing (`asked`), the text may call it
+    otherwise ("10 of its 27 plants" for "how many of its 27 factories"), as long as the number is
+    not directly followed by another noun ("three years" does not count pages)."""
+    words = WORD.findall(normalize_text(text).replace(",", ""))
+    for i, word in enumerate(words):
+        if word == number or (word.isdigit() and i + 1 < len(words) and f"{word}.{words[i + 1]}" == number):
+            after = words[i + 1 : i + 2 + reach]
+            if any(_STEM.stemWord(w) == stem for w in after):
+                return True
+            if asked and (not after or after[0] in _NOT_A_THING or after[0].isdigit()):
+                return True
+    return False

@@ -142,3 +142,17 @@ def test_a_count_given_in_hours_or_miles_does_not_answer_how_many_of_something_e
     assert check_answer("3 weeks [1].", [walk], "How many days did the strike last?").sentences[0].supported
     assert check_answer("300 jobs, 40 miles away [1].", [walk], "How many jobs were lost?").sentences[0].supported
     assert not check_answer("40 miles [1].", [walk], "How many jobs were lost?").sentences[0].supported
+
+
+def test_a_number_must_count_the_same_thing_in_the_passage():
+    """"3 pages" is not supported by "the past three years"; a synonym the question chose still is."""
+    years = make_evidence(1, "We built on the extraordinary work of the past three years.")
+    pages = "How many pages long is the US peace proposal?"
+    wrong = check_answer("3 pages long [1]", [years], pages)
+    assert not wrong.sentences[0].supported and "3 page" in wrong.sentences[0].reason
+    assert check_answer("Three years [1].", [years], "How long did the work take?").sentences[0].supported
+    plants = make_evidence(1, "The firm is to relocate about 10 of its 27 plants in western Europe.")
+    factories = "How many of its 27 factories is the firm moving?"
+    assert check_answer("10 factories are moving [1].", [plants], factories).sentences[0].supported  # 10 of ...
+    assert check_answer("About 10 plants [1].", [plants], factories).sentences[0].supported
+    assert not check_answer("27 offices are moving [1].", [plants], "How many offices?").sentences[0].supported

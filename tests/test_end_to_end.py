@@ -154,8 +154,13 @@ def test_a_second_look_does_not_answer_an_unanswerable_question(seed_pipeline):
     assert answer.evidence == events[0].evidence  # the closest passages shown are still the best ones
 
 
-def test_a_number_of_the_wrong_thing_is_not_an_answer(seed_pipeline):
-    """The real model answers "5 hours" (the talks' length, in the passage) to a how-many-pages question."""
-    answer = seed_pipeline.answer("How many pages long is the US peace proposal?")
+def test_a_number_of_the_wrong_thing_is_not_an_answer(seed_index, default_model):
+    """Made to answer, the real model gives a number the article holds for something else ("5 hours",
+    or "3 pages long" from "the past three years"); the check rejects it, so the answer is an abstention."""
+    from rag.text import numbers_in
+
+    settings = Settings(refusal_threshold=1.01, second_look=False)  # never refuse: the check must decide
+    pipeline = Pipeline(seed_index, local_model=default_model, settings=settings)
+    answer = pipeline.answer("How many pages long is the US peace proposal?")
+    assert numbers_in(answer.raw)  # the model did offer a number
     assert answer.abstained and answer.citations == []
-    assert "hour" in answer.raw.lower()  # what the check caught; if the model stops writing it, rewrite this test
