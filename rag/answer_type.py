@@ -70,7 +70,7 @@ def offers_answer(sentence: str, question: str, kind: str | None, strict: bool =
         return False
     asked_numbers, asked_names, asked_words = _given_by(question)
     new_numbers = numbers_in(sentence) - asked_numbers
-    if kind == NUMBER or (new_numbers and not strict and not _PERSON_QUESTION.search(question)):
+    if kind == NUMBER or (new_numbers and not strict and not asks_for_person(question)):
         return bool(new_numbers)
     if kind == DATE:
         return bool(new_numbers) or bool((set(_WORD.findall(sentence.lower())) - asked_words) & _DATE_WORDS)

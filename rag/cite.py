@@ -120,11 +120,11 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     for quoted in _QUOTED.findall(claim):
         if len(quoted.split()) >= 3 and normalize_text(quoted).strip(" .,") not in passage_norm:
             return False, 0.0, f'quote not in passage [{evidence.number}]: "{quoted}"'
-    missing_numbers = numbers_in(claim) - numbers_in(passage + " " + header + " " + question)
+    context = passage + " " + header + " " + question  # what the model read, and what the user gave
+    missing_numbers = numbers_in(claim) - numbers_in(context)
     if missing_numbers:
         return False, 0.0, f"number(s) {sorted(missing_numbers)} not in passage [{evidence.number}]"
     # "3 pages" is not supported by "three years": a number must count the same thing in the passage.
-    context = passage + " " + header + " " + question
     asked = {w for _, w in counted_things(question)} | content_words(question)
     miscounted = sorted(
         f"{n} {w}" for n, w in counted_things(claim) if not counts_the_same(n, w, context, asked=w in asked)
@@ -132,7 +132,7 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     if miscounted:
         return False, 0.0, f"{', '.join(miscounted)}: not what passage [{evidence.number}] counts"
     # Names the user gave need no support.
-    missing_names = _names_missing(names_in(claim), passage + " " + header + " " + question)
+    missing_names = _names_missing(names_in(claim), context)
     if missing_names:
         return False, 0.0, f"name(s) {sorted(missing_names)} not in passage [{evidence.number}]"
     words = content_words(claim) - content_words(question)

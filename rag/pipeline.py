@@ -230,16 +230,17 @@ class Pipeline:
             answer.text = f"The articles in the corpus do not quote {' or '.join(silent)} on this."
         elif best >= self.settings.min_relevance:
             yield from self._generate(answer, evidence, speakers, timings, started)
-            further = self._focus(passages[self.settings.top_k :], searched)
-            if self.settings.second_look and is_not_found(answer.raw) and further:
+            if self.settings.second_look and is_not_found(answer.raw):
                 # The model found no answer in the best passages: before saying so, let it read the next
                 # ones (a passage ranked 4th or 5th often holds it); the check applies as before.
-                yield Retrieved(searched, further)
-                second = Answer(question, searched, ABSTAIN_TEXT, True, further)
-                yield from self._generate(second, further, speakers, timings, started)
-                if not second.abstained:
-                    answer = second
-                answer.looked_further = True
+                further = self._focus(passages[self.settings.top_k :], searched)
+                if further:
+                    yield Retrieved(searched, further)
+                    second = Answer(question, searched, ABSTAIN_TEXT, abstained=True, evidence=further)
+                    yield from self._generate(second, further, speakers, timings, started)
+                    if not second.abstained:
+                        answer = second
+                    answer.looked_further = True
         timings.setdefault("first_token_s", time.perf_counter() - started)
         timings["total_s"] = time.perf_counter() - started
         answer.timings = timings
