@@ -24,7 +24,7 @@ from rag.config import default_corpus, default_index
 from rag.embedding import ModelError, embedder_name
 from rag.index_store import IndexMissingError, build_index
 from rag.llm import model_setting
-from rag.pipeline import Answer, Done, Pipeline, QuestionError, Retrieved, Settings, Token
+from rag.pipeline import Answer, Done, Pipeline, QuestionError, Redraft, Retrieved, Settings, Token
 from rag.retrieve import Filters
 
 log = logging.getLogger("newsrag.app")
@@ -163,6 +163,7 @@ def example_questions(pipeline: Pipeline, limit: int = 4) -> list[str]:
 
 
 LOOKING_FURTHER = "🔎 Not in the best passages; reading the next ones…"
+READING_MORE = "✍️ Not supported by the best passage alone; reading the others too…"
 
 
 @dataclass
@@ -248,6 +249,10 @@ class NewsChat:
                     status = "✍️ Writing the answer…" if looks == 1 else LOOKING_FURTHER
                     history[-1] = {"role": "assistant", "content": status}
                     yield history, render_sources(None, event.evidence, note=note)
+                elif isinstance(event, Redraft):
+                    draft = ""  # the check rejected what was streamed: it must not stay on screen
+                    history[-1] = {"role": "assistant", "content": READING_MORE}
+                    yield history, gr.update()
                 elif isinstance(event, Token):
                     draft += event.text
                     history[-1] = {"role": "assistant", "content": html.escape(draft) + " ▌"}

@@ -9,7 +9,7 @@ import sys
 from rag.config import default_index
 from rag.embedding import ModelError
 from rag.index_store import IndexMissingError
-from rag.pipeline import Done, Pipeline, QuestionError, Settings, Token
+from rag.pipeline import Done, Pipeline, QuestionError, Redraft, Settings, Token
 from rag.retrieve import Filters
 
 
@@ -47,6 +47,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         help="abstain when the model's probability of replying NOT IN ARTICLES reaches this (above 1: never)",
     )
     parser.add_argument(
+        "--best-alone",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.best_alone,
+        help="let the model read the best passage alone first, the best --top-k only if it gives no answer",
+    )
+    parser.add_argument(
         "--second-look",
         action=argparse.BooleanOptionalAction,
         default=defaults.second_look,
@@ -64,7 +70,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         abstain_unsupported=not args.no_check,
         min_relevance=args.min_relevance,
         refusal_threshold=None if args.no_check else args.refusal_threshold,
-        second_look=args.second_look and not args.no_check,  # the plain pipeline takes the model's word
+        # The plain pipeline reads the best --top-k passages once and takes the model's word.
+        best_alone=args.best_alone and not args.no_check,
+        second_look=args.second_look and not args.no_check,
     )
 
 
@@ -84,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         for event in pipeline.stream(args.question, filters=filters):
             if isinstance(event, Token) and not args.json:
                 print(event.text, end="", flush=True, file=sys.stderr)
+            elif isinstance(event, Redraft) and not args.json:
+                print(" [not supported by the best passage; reading more]", flush=True, file=sys.stderr)
             elif isinstance(event, Done):
                 answer = event.answer
     except (QuestionError, IndexMissingError, ModelError) as error:
