@@ -2,8 +2,9 @@
 
 The refusal gate (rag.generate.RefusalGate) reads the model's probability of replying NOT IN ARTICLES
 at the first token; below the threshold the model must answer. With refusals banned
-(`rag.evaluate --split dev --refusal-threshold 1.01 --out REPORT.json`) the report holds, for every
-question, that probability and the checked answer the model gives when it may not refuse. Greedy
+(`rag.evaluate --split dev --refusal-threshold 1.01 --no-best-alone --no-second-look --out REPORT.json`:
+one read of the best passages, as the replay assumes) the report holds, for every question, that
+probability and the checked answer the model gives when it may not refuse. Greedy
 decoding makes that answer the same for any threshold above the probability, so every threshold can be
 replayed from the one report. Held-out questions are left out: the threshold is tuned on dev only.
 """

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from rag.ask import add_pipeline_arguments, settings_from
 from rag.compare import compare_runs, format_comparison, load_records
 from rag.embedding import ModelError
+from rag.generate import Evidence
 from rag.index_store import IndexMissingError, build_index
 from rag.metrics import contains_answer, format_table, hit_rank, is_held_out, summarize, token_f1
 from rag.pipeline import Done, Pipeline
@@ -43,10 +44,34 @@ def shown_text(chunk, text: str | None = None) -> str:
     return f"{header}\n{chunk.text if text is None else text}"
 
 
-def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True) -> dict:
+def gold_passage(pipeline: Pipeline, doc: str, answers: list[str], window: int = 2) -> Evidence | None:
+    """The article's first sentence holding an answer, with up to `window` neighbours each side, from the
+    chunk where it sits most centrally: what a perfect retriever and focus would show the model."""
+    holding = [
+        (span[0], -min(i, len(chunk.sentences) - 1 - i), i, chunk)
+        for chunk in pipeline.index.chunks
+        if chunk.article_id == doc
+        for i, (span, text) in enumerate(zip(chunk.sentences, chunk.sentence_texts(), strict=True))
+        if contains_answer(text, answers)
+    ]
+    if not holding:
+        return None
+    _, _, best, chunk = min(holding, key=lambda h: h[:2])
+    spans = chunk.sentences[max(0, best - window) : best + window + 1]
+    quotes = [q for q in chunk.quotes if q.start >= spans[0][0] and q.end <= spans[-1][1]]
+    return Evidence(1, chunk, spans[0][0], spans[-1][1], list(spans), 1.0, 1.0, quotes, [1.0] * len(quotes))
+
+
+def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True, gold: bool = False) -> dict:
+    """One question's record. With `gold`, the model reads only the gold passage (no retrieval)."""
     question, answers, doc = item["question"], item["answers"], item["doc"]
-    ranked = pipeline.retriever.search(question, k=max(RETRIEVAL_DEPTH, pipeline.settings.top_k))
-    rank = hit_rank([(p.chunk.article_id, shown_text(p.chunk)) for p in ranked], doc, answers)
+    shown = gold_passage(pipeline, doc, answers) if gold else None
+    if gold:
+        rank = 1 if shown is not None else None  # no sentence holds the answer as written: counted wrong
+        generate = generate and shown is not None
+    else:
+        ranked = pipeline.retriever.search(question, k=max(RETRIEVAL_DEPTH, pipeline.settings.top_k))
+        rank = hit_rank([(p.chunk.article_id, shown_text(p.chunk)) for p in ranked], doc, answers)
     record = {
         "id": item["id"],
         "split": "heldout" if is_held_out(item["id"]) else "dev",
@@ -65,8 +90,8 @@ def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True) -> dict:
     }
     if not generate:
         return record
-    answer = None
-    for event in pipeline.stream(question):
+    answer = pipeline.read(question, [shown]) if shown is not None else None
+    for event in pipeline.stream(question) if answer is None else ():
         if isinstance(event, Done):
             answer = event.answer
     assert answer is not None
@@ -109,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--retrieval-only", action="store_true", help="skip generation (retrieval metrics only)")
     parser.add_argument(
+        "--gold-passage",
+        action="store_true",
+        help="the reader alone: answerable questions only, the model shown just the gold article's sentence "
+        "holding the answer with two neighbours each side (is the model or the retrieval the limit?)",
+    )
+    parser.add_argument(
         "--compare", metavar="REPORT", help="an earlier run's --out report: list what this run gained and lost"
     )
     parser.add_argument("--show-held-out", action="store_true", help="with --compare, also list held-out changes")
@@ -119,13 +150,15 @@ def main(argv: list[str] | None = None) -> int:
         items = load_qa(args.qa)
         if args.split != "all":
             items = [i for i in items if is_held_out(i["id"]) == (args.split == "heldout")]
+        if args.gold_passage:
+            items = [i for i in items if not i["unanswerable"]]  # no passage holds what the corpus does not say
         items = items[: args.limit] if args.limit else items
         if args.corpus:
             report = build_index(args.corpus, args.index, show_progress=True, log=lambda m: print(m, file=sys.stderr))
             print(report.summary().splitlines()[0], file=sys.stderr)
         pipeline = Pipeline(args.index, model=args.model, settings=settings_from(args))
         records = [
-            evaluate_one(pipeline, item, generate=not args.retrieval_only)
+            evaluate_one(pipeline, item, generate=not args.retrieval_only, gold=args.gold_passage)
             for item in tqdm(items, desc="questions", unit="q", file=sys.stderr)
         ]
     except (IndexMissingError, ModelError, ValueError, OSError) as error:

@@ -87,7 +87,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     sentences: list[CheckedSentence] = field(default_factory=list)
     raw: str = ""  # what the model wrote, before checking
-    refusal_p: float | None = None  # the model's probability of replying NOT IN ARTICLES (see RefusalGate)
+    refusal_p: float | None = None  # of replying NOT IN ARTICLES, in the last read of steps 1-2 (RefusalGate)
     best_alone: bool = False  # answered from the best passage alone (step 1)
     looked_further: bool = False  # the model refused the best passages and read the next ones (step 3)
     timings: dict[str, float] = field(default_factory=dict)
@@ -264,6 +264,18 @@ class Pipeline:
         timings["total_s"] = time.perf_counter() - started
         answer.timings = timings
         yield Done(answer)
+
+    def read(self, question: str, evidence: list[Evidence]) -> Answer:
+        """The model's checked answer from these passages alone, no retrieval: `rag.evaluate --gold-passage`
+        measures the reader by itself this way."""
+        started = time.perf_counter()
+        answer = Answer(question=question, searched=question, text=ABSTAIN_TEXT, abstained=True, evidence=evidence)
+        timings = {"retrieval_s": 0.0}
+        for _ in self._generate(answer, evidence, self.retriever.speakers_in(question), timings, started):
+            pass
+        timings["total_s"] = time.perf_counter() - started
+        answer.timings = timings
+        return answer
 
     def _focus(self, passages, searched: str) -> list[Evidence]:
         return focus(

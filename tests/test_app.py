@@ -107,3 +107,28 @@ def test_the_chat_says_when_it_reads_further_passages():
     statuses = [h[-1]["content"] for h, _ in shown]
     assert statuses[1] == "✍️ Writing the answer…" and statuses[2] == app.LOOKING_FURTHER
     assert "Red Square" in shown[2][1] and "Red Square" in statuses[-1]
+
+
+def test_a_withdrawn_draft_leaves_the_chat_before_the_next_one_streams():
+    """A Redraft clears what was streamed (an answer the check rejected); only the new draft shows."""
+    import threading
+
+    from rag.pipeline import Done, Redraft, Retrieved, Token
+
+    best = make_evidence(1, "Witkoff and Kushner walked through Red Square.", article_id="a.txt")
+    answer = _answer("They walked through Red Square [1].", [best], question="Where did they walk?")
+
+    class StreamingPipeline:
+        def stream(self, question, filters=None, history=None):
+            yield Retrieved(question, [best])
+            yield Token("They walked to Oslo.")
+            yield Redraft()
+            yield Token("They walked through Red Square [1].")
+            yield Done(answer)
+
+    chat = app.NewsChat.__new__(app.NewsChat)
+    chat.pipeline, chat.waiting_lock, chat.waiting = StreamingPipeline(), threading.Lock(), 1
+    history = [{"role": "user", "content": "Where did they walk?"}, {"role": "assistant", "content": "🔎 Searching"}]
+    statuses = [h[-1]["content"] for h, _ in chat.answer(list(history), [], "", "")]
+    assert "Oslo" in statuses[2] and statuses[3] == app.READING_MORE
+    assert all("Oslo" not in s for s in statuses[3:]) and "Red Square" in statuses[4]

@@ -70,7 +70,7 @@ def test_follow_up_is_rewritten_into_a_standalone_question(seed_pipeline):
     first = seed_pipeline.answer("What did Ushakov say about compromise?")
     follow = seed_pipeline.answer("How long did those talks last?", history=[(first.question, first.text)])
     assert follow.searched != follow.question
-    assert "five hours" in follow.text or "5 hours" in follow.text
+    assert "five hours" in follow.text.lower() or "5 hours" in follow.text
 
 
 def _cli(*args, **kwargs):
@@ -120,10 +120,13 @@ def test_evaluate_cli_writes_the_report_keys(seed_index, tmp_path):
 def test_refusal_is_decided_by_the_calibrated_threshold(seed_index, default_model):
     """The same question, the real model: forced to answer below the threshold, to abstain at it."""
     question = "How long did the talks in Moscow last?"
-    never = Pipeline(seed_index, local_model=default_model, settings=Settings(refusal_threshold=1.01)).answer(question)
+    one_read = {"best_alone": False}  # the same prompt both times (the best passage alone is another)
+    never = Pipeline(seed_index, local_model=default_model, settings=Settings(refusal_threshold=1.01, **one_read))
+    never = never.answer(question)
     assert never.refusal_p is not None and 0.0 <= never.refusal_p < 1.0
     assert not never.abstained and "NOT IN ARTICLES" not in never.raw
-    always = Pipeline(seed_index, local_model=default_model, settings=Settings(refusal_threshold=0.0)).answer(question)
+    always = Pipeline(seed_index, local_model=default_model, settings=Settings(refusal_threshold=0.0, **one_read))
+    always = always.answer(question)
     assert always.abstained and always.refusal_p == pytest.approx(never.refusal_p, abs=0.05)  # reused cache: ~same
     assert always.text.startswith("The articles in the corpus do not")
 
