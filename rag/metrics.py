@@ -111,6 +111,7 @@ def summarize(records: list[dict]) -> dict:
         "abstention": {
             "accuracy": share(sum(1 for r in unanswerable if r["abstained"]), len(unanswerable)),
             "false_rate": share(sum(1 for r in answerable if r["abstained"]), len(answerable)),
+            "unanswerable": len(unanswerable),
         },
         "latency_s": {
             "first_token_p50": percentile([r["first_token_s"] for r in records], 50),
@@ -118,6 +119,12 @@ def summarize(records: list[dict]) -> dict:
             "total_p95": percentile([r["total_s"] for r in records], 95),
         },
     }
+
+
+def _abstention_cell(metrics: dict) -> str:
+    if metrics["abstention"].get("unanswerable") == 0:
+        return "n/a"  # no unanswerable question was asked (--gold-passage, or a set without any)
+    return f"{metrics['abstention']['accuracy']:.2f}"
 
 
 def format_table(columns: dict[str, dict]) -> str:
@@ -132,7 +139,7 @@ def format_table(columns: dict[str, dict]) -> str:
         ("citation precision", lambda m: f"{m['citations']['precision']:.2f}"),
         ("answer support", lambda m: f"{m['citations']['answer_support']:.2f}"),
         ("supported sentences", lambda m: f"{m['citations']['supported_rate']:.2f}"),
-        ("abstention accuracy", lambda m: f"{m['abstention']['accuracy']:.2f}"),
+        ("abstention accuracy", _abstention_cell),
         ("false abstention", lambda m: f"{m['abstention']['false_rate']:.2f}"),
         ("first token p50 (s)", lambda m: f"{m['latency_s']['first_token_p50']:.2f}"),
         ("answer time p50 (s)", lambda m: f"{m['latency_s']['total_p50']:.2f}"),

@@ -1,6 +1,15 @@
 import pytest
 
-from rag.metrics import contains_answer, hit_rank, normalize_answer, percentile, retrieval_scores, summarize, token_f1
+from rag.metrics import (
+    contains_answer,
+    format_table,
+    hit_rank,
+    normalize_answer,
+    percentile,
+    retrieval_scores,
+    summarize,
+    token_f1,
+)
 
 
 def test_squad_normalization():
@@ -71,4 +80,7 @@ def test_summarize_on_hand_made_records():
     low, high = m["answer"]["accuracy_95"]
     assert 0.05 < low < 0.5 < high < 0.95  # two answerable questions say little
     assert m["citations"] == {"precision": 0.5, "answer_support": 1.0, "supported_rate": 0.5}
-    assert m["abstention"] == {"accuracy": 0.5, "false_rate": 0.5}
+    assert m["abstention"] == {"accuracy": 0.5, "false_rate": 0.5, "unanswerable": 2}
+    assert "| abstention accuracy | 0.50 |" in format_table({"all": m})
+    answerable_only = summarize(records[:2])  # e.g. rag.evaluate --gold-passage: no abstention to score
+    assert "| abstention accuracy | n/a |" in format_table({"all": answerable_only})
