@@ -244,7 +244,7 @@ class NewsChat:
             draft, looks = "", 0
             for event in self.pipeline.stream(question, filters=filters, history=past):
                 if isinstance(event, Retrieved):
-                    looks += 1
+                    draft, looks = "", looks + 1  # a refusal written out in words may have streamed
                     note = f"Searched for: {event.searched}" if event.searched != question else ""
                     status = "✍️ Writing the answer…" if looks == 1 else LOOKING_FURTHER
                     history[-1] = {"role": "assistant", "content": status}

@@ -243,9 +243,12 @@ class Pipeline:
             answer.text = f"The articles in the corpus do not quote {' or '.join(silent)} on this."
         elif best >= self.settings.min_relevance:
             if self.settings.best_alone and len(evidence) > 1:
-                yield from self._generate(answer, evidence[:1], speakers, timings, started)
+                streamed = False
+                for token in self._generate(answer, evidence[:1], speakers, timings, started):
+                    streamed = True
+                    yield token
                 answer.best_alone = not answer.abstained
-                if answer.abstained and answer.raw and not is_not_found(answer.raw):
+                if streamed and not answer.best_alone:
                     yield Redraft()  # what was streamed is no answer: the draft makes way for the next one
             if not answer.best_alone:
                 yield from self._generate(answer, evidence, speakers, timings, started)

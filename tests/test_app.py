@@ -132,3 +132,28 @@ def test_a_withdrawn_draft_leaves_the_chat_before_the_next_one_streams():
     statuses = [h[-1]["content"] for h, _ in chat.answer(list(history), [], "", "")]
     assert "Oslo" in statuses[2] and statuses[3] == app.READING_MORE
     assert all("Oslo" not in s for s in statuses[3:]) and "Red Square" in statuses[4]
+
+
+def test_a_refusal_written_out_does_not_stay_in_front_of_the_second_look():
+    import threading
+
+    from rag.pipeline import Done, Retrieved, Token
+
+    first = make_evidence(1, "Talks lasted five hours.", article_id="a.txt")
+    further = make_evidence(1, "Witkoff and Kushner walked through Red Square.", article_id="b.txt")
+    answer = _answer("They walked through Red Square [1].", [further], question="Where did they walk?")
+
+    class StreamingPipeline:
+        def stream(self, question, filters=None, history=None):
+            yield Retrieved(question, [first])
+            yield Token("The passages do not say.")
+            yield Retrieved(question, [further])
+            yield Token("They walked through Red Square [1].")
+            yield Done(answer)
+
+    chat = app.NewsChat.__new__(app.NewsChat)
+    chat.pipeline, chat.waiting_lock, chat.waiting = StreamingPipeline(), threading.Lock(), 1
+    history = [{"role": "user", "content": "Where did they walk?"}, {"role": "assistant", "content": "🔎 Searching"}]
+    statuses = [h[-1]["content"] for h, _ in chat.answer(list(history), [], "", "")]
+    assert "do not say" in statuses[2] and statuses[3] == app.LOOKING_FURTHER
+    assert all("do not say" not in s for s in statuses[3:])
