@@ -19,7 +19,7 @@ from rag.embedding import ModelError
 from rag.generate import Evidence
 from rag.index_store import IndexMissingError, build_index
 from rag.metrics import contains_answer, format_table, hit_rank, is_held_out, summarize, token_f1
-from rag.pipeline import Done, Pipeline
+from rag.pipeline import Pipeline
 
 RETRIEVAL_DEPTH = 10
 
@@ -90,11 +90,7 @@ def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True, gold: bo
     }
     if not generate:
         return record
-    answer = pipeline.read(question, [shown]) if shown is not None else None
-    for event in pipeline.stream(question) if answer is None else ():
-        if isinstance(event, Done):
-            answer = event.answer
-    assert answer is not None
+    answer = pipeline.read(question, [shown]) if shown is not None else pipeline.answer(question)
     correct = not answer.abstained and contains_answer(answer.text, answers)
     record.update(
         answer=answer.text,

@@ -252,17 +252,17 @@ class Pipeline:
                     yield Redraft()  # what was streamed is no answer: the draft makes way for the next one
             if not answer.best_alone:
                 yield from self._generate(answer, evidence, speakers, timings, started)
-            if not answer.best_alone and self.settings.second_look and is_not_found(answer.raw):
-                # The model found no answer in the best passages: before saying so, let it read the next
-                # ones (a passage ranked 4th or 5th often holds it); the check applies as before.
-                further = self._focus(passages[self.settings.top_k :], searched)
-                if further:
-                    yield Retrieved(searched, further)
-                    second = Answer(question, searched, ABSTAIN_TEXT, abstained=True, evidence=further)
-                    yield from self._generate(second, further, speakers, timings, started)
-                    if not second.abstained:
-                        answer = second
-                    answer.looked_further = True
+                if self.settings.second_look and is_not_found(answer.raw):
+                    # The model found no answer in the best passages: before saying so, let it read the
+                    # next ones (a passage ranked 4th or 5th often holds it); the check applies as before.
+                    further = self._focus(passages[self.settings.top_k :], searched)
+                    if further:
+                        yield Retrieved(searched, further)
+                        second = Answer(question, searched, ABSTAIN_TEXT, abstained=True, evidence=further)
+                        yield from self._generate(second, further, speakers, timings, started)
+                        if not second.abstained:
+                            answer = second
+                        answer.looked_further = True
         timings.setdefault("first_token_s", time.perf_counter() - started)
         timings["total_s"] = time.perf_counter() - started
         answer.timings = timings

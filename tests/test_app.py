@@ -84,76 +84,55 @@ def test_gradio6_list_shaped_messages_are_read():
     assert app._message_text(history[-1]).startswith(app.PLACEHOLDERS)
 
 
-def test_the_chat_says_when_it_reads_further_passages():
-    """The pipeline's second look (a second Retrieved) is shown, then the answer from those passages."""
+QUESTION = "Where did they walk?"
+FIRST = make_evidence(1, "Talks lasted five hours.", article_id="a.txt")
+FURTHER = make_evidence(1, "Witkoff and Kushner walked through Red Square.", article_id="b.txt")
+ANSWER_TEXT = "They walked through Red Square [1]."
+
+
+def _chat_over(events: list) -> list[tuple[str, object]]:
+    """(answer bubble, sources panel) at each step of the chat fed these pipeline events, then Done."""
     import threading
 
-    from rag.pipeline import Done, Retrieved
+    from rag.pipeline import Done
 
-    first = make_evidence(1, "Talks lasted five hours.", article_id="a.txt")
-    further = make_evidence(1, "Witkoff and Kushner walked through Red Square.", article_id="b.txt")
-    answer = _answer("They walked through Red Square [1].", [further], question="Where did they walk?")
+    answer = _answer(ANSWER_TEXT, [FURTHER], question=QUESTION)
 
-    class StreamingPipeline:
+    class ScriptedPipeline:
         def stream(self, question, filters=None, history=None):
-            yield Retrieved(question, [first])
-            yield Retrieved(question, [further])
+            yield from events
             yield Done(answer)
 
     chat = app.NewsChat.__new__(app.NewsChat)
-    chat.pipeline, chat.waiting_lock, chat.waiting = StreamingPipeline(), threading.Lock(), 1
-    history = [{"role": "user", "content": "Where did they walk?"}, {"role": "assistant", "content": "🔎 Searching"}]
-    shown = [(list(h), sources) for h, sources in chat.answer(list(history), [], "", "")]
-    statuses = [h[-1]["content"] for h, _ in shown]
+    chat.pipeline, chat.waiting_lock, chat.waiting = ScriptedPipeline(), threading.Lock(), 1
+    history = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "🔎 Searching"}]
+    return [(h[-1]["content"], sources) for h, sources in chat.answer(list(history), [], "", "")]
+
+
+def test_the_chat_says_when_it_reads_further_passages():
+    """The pipeline's second look (a second Retrieved) is shown, then the answer from those passages."""
+    from rag.pipeline import Retrieved
+
+    shown = _chat_over([Retrieved(QUESTION, [FIRST]), Retrieved(QUESTION, [FURTHER])])
+    statuses = [status for status, _ in shown]
     assert statuses[1] == "✍️ Writing the answer…" and statuses[2] == app.LOOKING_FURTHER
     assert "Red Square" in shown[2][1] and "Red Square" in statuses[-1]
 
 
 def test_a_withdrawn_draft_leaves_the_chat_before_the_next_one_streams():
     """A Redraft clears what was streamed (an answer the check rejected); only the new draft shows."""
-    import threading
+    from rag.pipeline import Redraft, Retrieved, Token
 
-    from rag.pipeline import Done, Redraft, Retrieved, Token
-
-    best = make_evidence(1, "Witkoff and Kushner walked through Red Square.", article_id="a.txt")
-    answer = _answer("They walked through Red Square [1].", [best], question="Where did they walk?")
-
-    class StreamingPipeline:
-        def stream(self, question, filters=None, history=None):
-            yield Retrieved(question, [best])
-            yield Token("They walked to Oslo.")
-            yield Redraft()
-            yield Token("They walked through Red Square [1].")
-            yield Done(answer)
-
-    chat = app.NewsChat.__new__(app.NewsChat)
-    chat.pipeline, chat.waiting_lock, chat.waiting = StreamingPipeline(), threading.Lock(), 1
-    history = [{"role": "user", "content": "Where did they walk?"}, {"role": "assistant", "content": "🔎 Searching"}]
-    statuses = [h[-1]["content"] for h, _ in chat.answer(list(history), [], "", "")]
+    events = [Retrieved(QUESTION, [FURTHER]), Token("They walked to Oslo."), Redraft(), Token(ANSWER_TEXT)]
+    statuses = [status for status, _ in _chat_over(events)]
     assert "Oslo" in statuses[2] and statuses[3] == app.READING_MORE
     assert all("Oslo" not in s for s in statuses[3:]) and "Red Square" in statuses[4]
 
 
 def test_a_refusal_written_out_does_not_stay_in_front_of_the_second_look():
-    import threading
+    from rag.pipeline import Retrieved, Token
 
-    from rag.pipeline import Done, Retrieved, Token
-
-    first = make_evidence(1, "Talks lasted five hours.", article_id="a.txt")
-    further = make_evidence(1, "Witkoff and Kushner walked through Red Square.", article_id="b.txt")
-    answer = _answer("They walked through Red Square [1].", [further], question="Where did they walk?")
-
-    class StreamingPipeline:
-        def stream(self, question, filters=None, history=None):
-            yield Retrieved(question, [first])
-            yield Token("The passages do not say.")
-            yield Retrieved(question, [further])
-            yield Token("They walked through Red Square [1].")
-            yield Done(answer)
-
-    chat = app.NewsChat.__new__(app.NewsChat)
-    chat.pipeline, chat.waiting_lock, chat.waiting = StreamingPipeline(), threading.Lock(), 1
-    history = [{"role": "user", "content": "Where did they walk?"}, {"role": "assistant", "content": "🔎 Searching"}]
-    statuses = [h[-1]["content"] for h, _ in chat.answer(list(history), [], "", "")]
+    events = [Retrieved(QUESTION, [FIRST]), Token("The passages do not say."), Retrieved(QUESTION, [FURTHER])]
+    statuses = [status for status, _ in _chat_over(events + [Token(ANSWER_TEXT)])]
     assert "do not say" in statuses[2] and statuses[3] == app.LOOKING_FURTHER
     assert all("do not say" not in s for s in statuses[3:])
