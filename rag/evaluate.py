@@ -18,7 +18,17 @@ from rag.compare import compare_runs, format_comparison, load_records
 from rag.embedding import ModelError
 from rag.generate import Evidence
 from rag.index_store import IndexMissingError, build_index
-from rag.metrics import contains_answer, format_table, hit_rank, is_held_out, summarize, token_f1
+from rag.metrics import (
+    format_kinds,
+    format_table,
+    hit_rank,
+    holds_answer,
+    is_held_out,
+    judge_answer,
+    summarize,
+    token_f1,
+)
+from rag.model_cache import CachedModel
 from rag.pipeline import Pipeline
 
 RETRIEVAL_DEPTH = 10
@@ -44,15 +54,18 @@ def shown_text(chunk, text: str | None = None) -> str:
     return f"{header}\n{chunk.text if text is None else text}"
 
 
-def gold_passage(pipeline: Pipeline, doc: str, answers: list[str], window: int = 2) -> Evidence | None:
-    """The article's first sentence holding an answer, with up to `window` neighbours each side, from the
-    chunk where it sits most centrally: what a perfect retriever and focus would show the model."""
+def gold_passage(
+    pipeline: Pipeline, doc: str, answers: list[str], window: int = 2, evidence: str | None = None
+) -> Evidence | None:
+    """The article's first sentence holding an answer (or starting the gold evidence), with up to `window`
+    neighbours each side, from the chunk where it sits most centrally: what a perfect retriever and focus
+    would show the model."""
     holding = [
         (span[0], -min(i, len(chunk.sentences) - 1 - i), i, chunk)
         for chunk in pipeline.index.chunks
         if chunk.article_id == doc
         for i, (span, text) in enumerate(zip(chunk.sentences, chunk.sentence_texts(), strict=True))
-        if contains_answer(text, answers)
+        if holds_answer(text, answers, evidence)
     ]
     if not holding:
         return None
@@ -64,17 +77,21 @@ def gold_passage(pipeline: Pipeline, doc: str, answers: list[str], window: int =
 
 def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True, gold: bool = False) -> dict:
     """One question's record. With `gold`, the model reads only the gold passage (no retrieval)."""
-    question, answers, doc = item["question"], item["answers"], item["doc"]
-    shown = gold_passage(pipeline, doc, answers) if gold else None
+    question, answers = item["question"], item["answers"]
+    # The index keeps one copy of an article filed twice: the kept copy counts as the gold article.
+    doc = pipeline.index.manifest.get("duplicates", {}).get(item["doc"], item["doc"])
+    evidence = item.get("evidence") if not item["unanswerable"] else None
+    shown = gold_passage(pipeline, doc, answers, evidence=evidence) if gold else None
     if gold:
         rank = 1 if shown is not None else None  # no sentence holds the answer as written: counted wrong
         generate = generate and shown is not None
     else:
         ranked = pipeline.retriever.search(question, k=max(RETRIEVAL_DEPTH, pipeline.settings.top_k))
-        rank = hit_rank([(p.chunk.article_id, shown_text(p.chunk)) for p in ranked], doc, answers)
+        rank = hit_rank([(p.chunk.article_id, shown_text(p.chunk)) for p in ranked], doc, answers, evidence)
     record = {
         "id": item["id"],
         "split": "heldout" if is_held_out(item["id"]) else "dev",
+        "kind": item.get("kind"),
         "question": question,
         "unanswerable": bool(item["unanswerable"]),
         "hit_rank": rank,
@@ -91,7 +108,7 @@ def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True, gold: bo
     if not generate:
         return record
     answer = pipeline.read(question, [shown]) if shown is not None else pipeline.answer(question)
-    correct = not answer.abstained and contains_answer(answer.text, answers)
+    correct = not answer.abstained and judge_answer(answer.text, answers)
     record.update(
         answer=answer.text,
         raw=answer.raw,
@@ -107,9 +124,10 @@ def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True, gold: bo
             for c in answer.citations
         ],
         cited_answer=any(
-            contains_answer(shown_text(c.evidence.chunk, c.evidence.text), answers) for c in answer.citations
+            holds_answer(shown_text(c.evidence.chunk, c.evidence.text), answers, evidence) for c in answer.citations
         ),
-        sentences=[{"text": s.text, "supported": s.supported} for s in answer.sentences],
+        sentences=[{"text": s.text, "supported": s.supported, "reason": s.reason} for s in answer.sentences],
+        shown=[{"n": e.number, "article_id": e.chunk.article_id, "text": e.text} for e in answer.evidence],
         first_token_s=round(answer.timings.get("first_token_s", 0.0), 3),
         total_s=round(answer.timings.get("total_s", 0.0), 3),
     )
@@ -139,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         "--compare", metavar="REPORT", help="an earlier run's --out report: list what this run gained and lost"
     )
     parser.add_argument("--show-held-out", action="store_true", help="with --compare, also list held-out changes")
+    parser.add_argument(
+        "--cache",
+        metavar="FILE",
+        help="record the model's replies here and replay recorded ones (quality runs only: times mean nothing)",
+    )
     add_pipeline_arguments(parser)
     args = parser.parse_args(argv)
     try:
@@ -153,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             report = build_index(args.corpus, args.index, show_progress=True, log=lambda m: print(m, file=sys.stderr))
             print(report.summary().splitlines()[0], file=sys.stderr)
         pipeline = Pipeline(args.index, model=args.model, settings=settings_from(args))
+        if args.cache:
+            pipeline.use_model(CachedModel(pipeline.model, args.cache))
         records = [
             evaluate_one(pipeline, item, generate=not args.retrieval_only, gold=args.gold_passage)
             for item in tqdm(items, desc="questions", unit="q", file=sys.stderr)
@@ -168,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         columns["dev"] = summarize(dev)
         columns["held-out"] = summarize(held)
     print(format_table(columns))
+    if kinds := format_kinds(records):
+        print("\n" + kinds)
     if baseline is not None:
         print(f"\nAgainst {args.compare}:")
         print(format_comparison(compare_runs(baseline, records), args.show_held_out))

@@ -84,3 +84,45 @@ def test_summarize_on_hand_made_records():
     assert "| abstention accuracy | 0.50 |" in format_table({"all": m})
     answerable_only = summarize(records[:2])  # e.g. rag.evaluate --gold-passage: no abstention to score
     assert "| abstention accuracy | n/a |" in format_table({"all": answerable_only})
+
+
+def test_a_yes_no_question_is_judged_by_the_first_word_of_the_reply():
+    from rag.metrics import judge_answer
+
+    assert judge_answer('No. The minister said "no deal was signed" [1].', ["no"])
+    assert judge_answer("Yes, the board approved it [1].", ["Yes"])
+    assert not judge_answer("The board did not say no to it [1].", ["no"])  # "no" inside is no verdict
+    assert not judge_answer("Yes. [1]", ["no"])
+    assert judge_answer("It lasted five hours [1].", ["5 hours"])  # other questions: containment as before
+
+
+def test_a_yes_no_hit_is_the_passage_holding_the_gold_evidence():
+    from rag.metrics import holds_answer
+
+    evidence = "The board rejected the offer on Monday, saying it undervalued the firm."
+    passages = [("a.txt", "The offer came from a rival."), ("a.txt", "Then: " + evidence)]
+    assert hit_rank(passages, "a.txt", ["no"], evidence) == 2
+    assert not holds_answer("no evidence given", ["no"], None)
+
+
+def test_the_large_set_is_split_in_halves_and_the_older_sets_in_thirds():
+    from rag.metrics import is_held_out
+
+    large = [f"tq-x-{n:03d}" for n in range(400)]
+    older = [f"bbc-{n:03d}" for n in range(400)]
+    assert 0.4 < sum(map(is_held_out, large)) / 400 < 0.6
+    assert 0.25 < sum(map(is_held_out, older)) / 400 < 0.42
+    assert is_held_out("tq-x-001") == is_held_out("tq-x-001")  # fixed by the id alone
+
+
+def test_right_outcomes_are_counted_by_kind_of_question():
+    from rag.metrics import format_kinds
+
+    records = [
+        _record(kind="role", correct=True),
+        _record(kind="role", correct=False, abstained=True),
+        _record(kind="un_topic", unanswerable=True, abstained=True, correct=False),
+    ]
+    table = format_kinds(records)
+    assert "| role | 2 | 1 | 0.50 | 1 |" in table and "| un_topic | 1 | 1 | 1.00 | 1 |" in table
+    assert format_kinds([_record()]) == ""
