@@ -11,6 +11,7 @@ from rag.embedding import ModelError
 from rag.index_store import IndexMissingError
 from rag.pipeline import Done, Pipeline, QuestionError, Redraft, Settings, Token
 from rag.retrieve import Filters
+from rag.rules import RULES
 
 
 def _windows(text: str) -> tuple[int, ...]:
@@ -47,32 +48,26 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         help="abstain when the model's probability of replying NOT IN ARTICLES reaches this (above 1: never)",
     )
     parser.add_argument(
-        "--best-alone",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.best_alone,
-        help="let the model read the best passage alone first, the best --top-k only if it gives no answer",
-    )
-    parser.add_argument(
-        "--second-look",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.second_look,
-        help="when the model finds no answer, let it read the next --top-k passages before abstaining",
+        "--rule-off",
+        action="append",
+        default=[],
+        choices=sorted(RULES),
+        metavar="RULE",
+        help="switch one rule off (repeatable): " + ", ".join(sorted(RULES)),
     )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
+    # Without the check, the plain pipeline reads the best --top-k passages once and takes the model's word.
     return Settings(
         top_k=args.top_k,
         retrieval=args.retrieval,
         focused=not args.full_passages,
         windows=args.windows,
         check=not args.no_check,
-        abstain_unsupported=not args.no_check,
         min_relevance=args.min_relevance,
-        refusal_threshold=None if args.no_check else args.refusal_threshold,
-        # The plain pipeline reads the best --top-k passages once and takes the model's word.
-        best_alone=args.best_alone and not args.no_check,
-        second_look=args.second_look and not args.no_check,
+        refusal_threshold=args.refusal_threshold,
+        rules_off=frozenset(args.rule_off),
     )
 
 

@@ -97,7 +97,9 @@ def strip_markers(sentence: str) -> str:
     return _MARKERS.sub("", sentence).strip()
 
 
-def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool, float, str]:
+def support(
+    sentence: str, evidence: Evidence, question: str = "", off: frozenset[str] = frozenset()
+) -> tuple[bool, float, str]:
     """(supported, overlap score, reason) of one answer sentence against one passage.
 
     Words the answer repeats from the question need no support; the new words, numbers, names and
@@ -111,36 +113,39 @@ def support(sentence: str, evidence: Evidence, question: str = "") -> tuple[bool
     header = " ".join(x for x in (chunk.title, chunk.source or "", chunk.published or "") if x)
     asked_about = name_groups(question)  # one group per name as written: "Ruth Kelly" is one person
     asked_words = {word for group in asked_about for word in group}
-    if len(asked_about) >= 2 and _names_missing(asked_words, chunk.text + " " + header) == asked_words:
+    none_named = _names_missing(asked_words, chunk.text + " " + header) == asked_words
+    if "names_asked" not in off and len(asked_about) >= 2 and none_named:
         # An answer from a passage about none of the people, places or organisations the question
         # names is about something else ("£50m" for Celtic's fee for Juninho, from a story on Gerrard).
         # One name alone may be paraphrased ("GSK" for GlaxoSmithKline, "Conservative" for Tory).
         names = sorted(" ".join(group) for group in asked_about)
         return False, 0.0, f"passage [{evidence.number}] mentions none of {names}"
-    for quoted in _QUOTED.findall(claim):
+    for quoted in _QUOTED.findall(claim) if "verbatim_quotes" not in off else []:
         if len(quoted.split()) >= 3 and normalize_text(quoted).strip(" .,") not in passage_norm:
             return False, 0.0, f'quote not in passage [{evidence.number}]: "{quoted}"'
     context = passage + " " + header + " " + question  # what the model read, and what the user gave
-    missing_numbers = numbers_in(claim) - numbers_in(context)
+    missing_numbers = numbers_in(claim) - numbers_in(context) if "numbers" not in off else set()
     if missing_numbers:
         return False, 0.0, f"number(s) {sorted(missing_numbers)} not in passage [{evidence.number}]"
     # "3 pages" is not supported by "three years": a number must count the same thing in the passage.
     asked = {w for _, w in counted_things(question)} | content_words(question)
     miscounted = sorted(
         f"{n} {w}" for n, w in counted_things(claim) if not counts_the_same(n, w, context, asked=w in asked)
-    )
+    ) if "counted_thing" not in off else []
     if miscounted:
         return False, 0.0, f"{', '.join(miscounted)}: not what passage [{evidence.number}] counts"
     # Names the user gave need no support.
-    missing_names = _names_missing(names_in(claim), context)
+    missing_names = _names_missing(names_in(claim), context) if "names" not in off else set()
     if missing_names:
         return False, 0.0, f"name(s) {sorted(missing_names)} not in passage [{evidence.number}]"
     words = content_words(claim) - content_words(question)
+    if not words and "adds_something" in off:
+        return True, 0.5, ""
     if not words:  # an answer must add something the question did not already say
         added = (names_in(claim) - names_in(question)) | (numbers_in(claim) - numbers_in(question))
         return bool(question) and bool(added | set(_QUOTED.findall(claim))), 0.5, "only repeats the question"
     overlap = len(words & content_words(passage + " " + header)) / len(words)
-    if overlap < 0.5:
+    if overlap < 0.5 and "word_overlap" not in off:
         return False, overlap, f"too few of its words in passage [{evidence.number}]"
     return True, overlap, ""
 
@@ -205,21 +210,25 @@ def best_sentence(claim: str, evidence: Evidence) -> tuple[int, int]:
     return best
 
 
-def check_answer(answer: str, evidence: list[Evidence], question: str = "") -> CheckedAnswer:
+def check_answer(
+    answer: str, evidence: list[Evidence], question: str = "", off: frozenset[str] = frozenset()
+) -> CheckedAnswer:
+    """Each answer sentence checked against the passages it cites; `off` names rules (rag.rules) not applied."""
     by_number = {e.number: e for e in evidence}
     checked = CheckedAnswer(text="")
     citations: dict[tuple[int, tuple[int, int]], Citation] = {}
     out_sentences: list[str] = []
     for raw in split_answer(answer):
-        claim = repair_quotes(strip_markers(raw), evidence)
+        claim = strip_markers(raw) if "repair_quotes" in off else repair_quotes(strip_markers(raw), evidence)
         if not claim or not re.search(r"\w", claim):
             continue  # a bare "[1]" is not an answer sentence
         cited = [n for n in markers_of(raw) if n in by_number]
-        verdicts = {n: support(claim, by_number[n], question) for n in by_number}
+        verdicts = {n: support(claim, by_number[n], question, off) for n in by_number}
         supporting = [n for n in cited if verdicts[n][0]]
         reason = ""
         if not supporting:
             alternatives = sorted((n for n in by_number if verdicts[n][0]), key=lambda n: -verdicts[n][1])
+            alternatives = alternatives if "recite" not in off else []
             if alternatives:
                 supporting = alternatives[:1]
             else:
@@ -242,7 +251,7 @@ def check_answer(answer: str, evidence: list[Evidence], question: str = "") -> C
                     quote_start=span[0],
                     quote_end=span[1],
                 )
-    kind = expected_answer(question) if question else None
+    kind = expected_answer(question) if question and "answer_kind" not in off else None
     if (
         kind
         and checked.sentences
@@ -250,14 +259,14 @@ def check_answer(answer: str, evidence: list[Evidence], question: str = "") -> C
     ):
         for sentence in checked.sentences:  # on topic, but without the number, date or name asked for
             sentence.supported, sentence.reason = False, f"gives no {kind} the question does not already give"
-    asked_years = set(_YEAR.findall(question))
+    asked_years = set(_YEAR.findall(question)) if "year" not in off else set()
     for sentence in checked.sentences:  # "45 in 2003" does not answer a question about 2004
         said_years = set(_YEAR.findall(strip_markers(sentence.text)))
         if asked_years and said_years and not said_years & asked_years:
             sentence.supported = False
             sentence.reason = f"about {', '.join(sorted(said_years))}, not {', '.join(sorted(asked_years))}"
     for sentence in checked.sentences:
-        mismatch = unit_mismatch(question, strip_markers(sentence.text))
+        mismatch = unit_mismatch(question, strip_markers(sentence.text)) if "unit" not in off else ""
         if mismatch:
             sentence.supported, sentence.reason = False, mismatch
     checked.text = " ".join(out_sentences)

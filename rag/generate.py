@@ -227,6 +227,16 @@ class RefusalGate:
     def refused(self) -> bool:
         return self.probability is not None and self.probability >= self.threshold
 
+    # For rag.model_cache: what makes two gates decide alike, and the decision of a recorded reply.
+    def cache_key(self) -> list:
+        return ["refusal-gate", self.refusal_tokens, self.threshold]
+
+    def snapshot(self) -> float | None:
+        return self.probability
+
+    def restore(self, probability: float | None) -> None:
+        self.probability = probability
+
     def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
         if self.probability is None:
             shifted = np.exp(logits - logits.max())

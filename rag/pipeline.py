@@ -40,6 +40,7 @@ from rag.generate import (
 from rag.index_store import Index, load_index
 from rag.llm import LocalModel, get_model
 from rag.retrieve import Filters, Retriever
+from rag.rules import RULES, check_names
 from rag.speakers import SPEECH_VERBS, speech_subjects
 
 MAX_QUESTION_CHARS = 1000
@@ -171,10 +172,17 @@ class Settings:
     windows: tuple[int, ...] = (2, 1, 0)  # neighbours kept each side of the best sentence, by passage rank
     check: bool = True  # verify and repair citations
     min_relevance: float = 0.15  # below this best sentence match (see Retriever._sentence_scores), abstain at once
-    abstain_unsupported: bool = True  # an answer no passage supports becomes an abstention
-    refusal_threshold: float | None = 0.5  # see RefusalGate; None leaves the refusal to the model's first choice
-    best_alone: bool = True  # read the best passage alone first, the others only if it gives no answer
-    second_look: bool = True  # after a refusal, read the next top_k passages before abstaining
+    refusal_threshold: float = 0.5  # see RefusalGate (rule "refusal_gate")
+    rules_off: frozenset[str] = frozenset()  # rules switched off by name (rag.rules)
+
+    def __post_init__(self) -> None:
+        self.rules_off = check_names(self.rules_off)
+
+    def on(self, rule: str) -> bool:
+        """Is this rule (rag.rules) in use? The plain pipeline (no check) uses none of the reading rules."""
+        if rule not in RULES:
+            raise KeyError(rule)
+        return rule not in self.rules_off and (self.check or RULES[rule].stage == "retrieve")
 
 
 class Pipeline:
@@ -190,7 +198,7 @@ class Pipeline:
         self.model_name = model
         self._model = local_model
         self.index: Index = load_index(self.index_dir)
-        self.retriever = Retriever(self.index, mode=self.settings.retrieval)
+        self.retriever = Retriever(self.index, mode=self.settings.retrieval, rules_off=self.settings.rules_off)
 
     @property
     def model(self) -> LocalModel:
@@ -198,10 +206,16 @@ class Pipeline:
             self._model = get_model(self.model_name)
         return self._model
 
+    def use_model(self, model) -> None:
+        """Read with another model object (a measuring wrapper such as rag.model_cache.CachedModel)."""
+        self._model = model
+
     def reload(self) -> None:
         """Pick up a rebuilt index (after articles were added)."""
         self.index = load_index(self.index_dir)
-        self.retriever = Retriever(self.index, embedder=self.retriever.embedder, mode=self.settings.retrieval)
+        self.retriever = Retriever(
+            self.index, self.retriever.embedder, self.settings.retrieval, self.settings.rules_off
+        )
 
     def retrieve(self, question: str, filters: Filters | None = None) -> list[Evidence]:
         return self._focus(self.retriever.search(question, k=self.settings.top_k, filters=filters), question)
@@ -238,11 +252,12 @@ class Pipeline:
 
         answer = Answer(question=question, searched=searched, text=ABSTAIN_TEXT, abstained=True, evidence=evidence)
         best = max((e.relevance for e in evidence), default=0.0)
-        silent = unquoted_people(searched, evidence, set(self.retriever.quoted)) if self.settings.check else []
+        on = self.settings.on
+        silent = unquoted_people(searched, evidence, set(self.retriever.quoted)) if on("silent_speaker") else []
         if silent:
             answer.text = f"The articles in the corpus do not quote {' or '.join(silent)} on this."
-        elif best >= self.settings.min_relevance:
-            if self.settings.best_alone and len(evidence) > 1:
+        elif best >= self.settings.min_relevance or not on("min_relevance"):
+            if on("best_alone") and len(evidence) > 1:
                 streamed = False
                 for token in self._generate(answer, evidence[:1], speakers, timings, started):
                     streamed = True
@@ -252,7 +267,7 @@ class Pipeline:
                     yield Redraft()  # what was streamed is no answer: the draft makes way for the next one
             if not answer.best_alone:
                 yield from self._generate(answer, evidence, speakers, timings, started)
-                if self.settings.second_look and is_not_found(answer.raw):
+                if on("second_look") and is_not_found(answer.raw):
                     # The model found no answer in the best passages: before saying so, let it read the
                     # next ones (a passage ranked 4th or 5th often holds it); the check applies as before.
                     further = self._focus(passages[self.settings.top_k :], searched)
@@ -291,9 +306,9 @@ class Pipeline:
         """The model's answer to `answer.searched` from `evidence`, streamed, then checked into `answer`."""
         budget = self.model.context_tokens - ANSWER_TOKENS - 64
         evidence = fit_to_context(answer.searched, evidence, self.model.count_tokens, budget, speakers)
-        threshold = self.settings.refusal_threshold
         refusals = [self.model.first_token(text) for text in (NOT_FOUND, NOT_FOUND.capitalize())]
-        gate = RefusalGate(refusals, threshold) if threshold is not None else None
+        gate = RefusalGate(refusals, self.settings.refusal_threshold) if self.settings.on("refusal_gate") else None
+        speakers = speakers if self.settings.on("quotes_block") else set()
         pieces: list[str] = []
         with closing(stream_answer(self.model, answer.searched, evidence, speakers, ANSWER_TOKENS, gate)) as stream:
             for piece in stream:
@@ -340,10 +355,10 @@ class Pipeline:
                 if n in numbers
             ]
             return
-        checked = check_answer(answer.raw, evidence, answer.searched)
+        checked = check_answer(answer.raw, evidence, answer.searched, self.settings.rules_off)
         if not checked.sentences:
             return
-        if self.settings.abstain_unsupported and not any(s.supported for s in checked.sentences):
+        if not any(s.supported for s in checked.sentences):
             return
         answer.text = checked.text
         answer.sentences = checked.sentences

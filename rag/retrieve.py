@@ -22,6 +22,7 @@ from rag.answer_type import expected_answer, offers_answer
 from rag.chunking import Chunk, text_for_embedding
 from rag.embedding import Embedder, get_embedder
 from rag.index_store import Index
+from rag.rules import RULES
 from rag.speakers import HEADLINE_QUESTION, SPEECH_QUESTION
 from rag.text import content_words
 
@@ -89,11 +90,20 @@ def _tokenize(texts: list[str]):
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder: Embedder | None = None, mode: str = "hybrid") -> None:
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder | None = None,
+        mode: str = "hybrid",
+        rules_off: frozenset[str] = frozenset(),
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"retrieval mode must be one of {MODES}, not {mode!r}")
         self.index = index
         self.mode = mode
+        # The lifts (rag.rules) belong to the hybrid re-ranking; the other modes are plain baselines.
+        lifts = {r for r in RULES if RULES[r].stage == "retrieve"} - set(rules_off)
+        self.lifts = lifts if mode == "hybrid" else set()
         self.embedder = embedder or get_embedder(index.embedder)
         self.chunks = index.chunks
         self.bm25 = bm25s.BM25()
@@ -184,12 +194,12 @@ class Retriever:
             dense_n = _min_max({r: dense_scores[r] for r in candidates})
             keyword_n = _min_max({r: keyword_scores.get(r, 0.0) for r in candidates})
             scores = {r: (1 - KEYWORD_WEIGHT) * dense_n[r] + KEYWORD_WEIGHT * keyword_n[r] for r in candidates}
-        outlets = self.outlets_in(question) if self.mode == "hybrid" else set()
+        outlets = self.outlets_in(question) if "outlet_lift" in self.lifts else set()
         for row in candidates:  # before the re-rank depth is cut, so the outlet's chunks are re-ranked
             if self.chunks[row].source in outlets:
                 scores[row] += OUTLET_BONUS
         ranked = sorted(candidates, key=lambda r: -scores[r])
-        speakers = self.speakers_in(question) if self.mode == "hybrid" else set()
+        speakers = self.speakers_in(question) if "speaker_lift" in self.lifts else set()
         sentence_scores: dict[int, list[float]] = {}
         if self.mode == "hybrid":
             top = ranked[:RERANK_DEPTH]
@@ -199,7 +209,7 @@ class Retriever:
             for row in top:
                 if any(q.speaker and speakers & set(q.speaker.lower().split()) for q in self.chunks[row].quotes):
                     final[row] += SPEAKER_BONUS
-            if LATEST_QUESTION.search(question):
+            if "recency_lift" in self.lifts and LATEST_QUESTION.search(question):
                 for row, newness in _newness(self.chunks, top).items():
                     final[row] += RECENCY_BONUS * newness
             ranked = sorted(top, key=lambda r: -final[r]) + ranked[RERANK_DEPTH:]
@@ -234,8 +244,10 @@ class Retriever:
         kind = expected_answer(question)
         scores: dict[int, list[float]] = {row: [] for row in rows}
         for (row, text), value in zip(texts, similarity, strict=True):
-            coverage = len(asked & content_words(text)) / len(asked) if asked else 0.0
-            answers = ANSWER_TYPE_BONUS if offers_answer(text, question, kind) else 0.0
+            shared = len(asked & content_words(text)) / len(asked) if asked else 0.0
+            coverage = shared if "sentence_words" in self.lifts else 0.0
+            lifted = "answer_kind_lift" in self.lifts and offers_answer(text, question, kind)
+            answers = ANSWER_TYPE_BONUS if lifted else 0.0
             scores[row].append(float(value) + SENTENCE_KEYWORD_WEIGHT * coverage + answers)
         return scores
 

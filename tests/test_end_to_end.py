@@ -120,7 +120,7 @@ def test_evaluate_cli_writes_the_report_keys(seed_index, tmp_path):
 def test_refusal_is_decided_by_the_calibrated_threshold(seed_index, default_model):
     """The same question, the real model: forced to answer below the threshold, to abstain at it."""
     question = "How long did the talks in Moscow last?"
-    one_read = {"best_alone": False}  # the same prompt both times (the best passage alone is another)
+    one_read = {"rules_off": {"best_alone"}}  # the same prompt both times (the best passage alone is another)
     never = Pipeline(seed_index, local_model=default_model, settings=Settings(refusal_threshold=1.01, **one_read))
     never = never.answer(question)
     assert never.refusal_p is not None and 0.0 <= never.refusal_p < 1.0
@@ -134,10 +134,10 @@ def test_refusal_is_decided_by_the_calibrated_threshold(seed_index, default_mode
 def test_a_refusal_gets_a_second_look_at_the_next_passages(seed_index, default_model):
     """The real model refuses from the best passage alone; shown the next one, it finds the answer there."""
     question = "Where did Witkoff and Kushner walk after the talks with Putin?"
-    first_only = Pipeline(seed_index, local_model=default_model, settings=Settings(top_k=1, second_look=False))
+    first_only = Pipeline(seed_index, local_model=default_model, settings=Settings(top_k=1, rules_off={"second_look"}))
     assert first_only.answer(question).abstained
 
-    pipeline = Pipeline(seed_index, local_model=default_model, settings=Settings(top_k=1, second_look=True))
+    pipeline = Pipeline(seed_index, local_model=default_model, settings=Settings(top_k=1))
     events = list(pipeline.stream(question))
     looks = [e.evidence for e in events if isinstance(e, Retrieved)]
     answer = events[-1].answer
@@ -162,7 +162,7 @@ def test_a_number_of_the_wrong_thing_is_not_an_answer(seed_index, default_model)
     or "3 pages long" from "the past three years"); the check rejects it, so the answer is an abstention."""
     from rag.text import numbers_in
 
-    settings = Settings(refusal_threshold=1.01, second_look=False)  # never refuse: the check must decide
+    settings = Settings(refusal_threshold=1.01, rules_off={"second_look"})  # never refuse: the check must decide
     pipeline = Pipeline(seed_index, local_model=default_model, settings=settings)
     answer = pipeline.answer("How many pages long is the US peace proposal?")
     assert numbers_in(answer.raw)  # the model did offer a number

@@ -79,12 +79,14 @@ def test_after_three_refusals_the_answer_is_an_honest_abstention(seed_index):
 
 
 def test_without_best_alone_the_model_reads_the_best_three_at_once(seed_index):
-    model, _, answer = run(seed_index, ["{passage 1} [1]"], best_alone=False)
+    model, _, answer = run(seed_index, ["{passage 1} [1]"], rules_off={"best_alone"})
     assert model.shown == [[1, 2, 3]]
     assert not answer.best_alone and not answer.abstained
 
 
-@pytest.mark.parametrize("flag, expected", [([], True), (["--no-best-alone"], False), (["--no-check"], False)])
+@pytest.mark.parametrize(
+    "flag, expected", [([], True), (["--rule-off", "best_alone"], False), (["--no-check"], False)]
+)
 def test_the_cli_flags_set_it(flag, expected):
     import argparse
 
@@ -92,7 +94,7 @@ def test_the_cli_flags_set_it(flag, expected):
 
     parser = argparse.ArgumentParser()
     add_pipeline_arguments(parser)
-    assert settings_from(parser.parse_args(flag)).best_alone is expected
+    assert settings_from(parser.parse_args(flag)).on("best_alone") is expected
 
 
 def test_the_real_model_answers_from_the_best_passage_alone(seed_index, default_model):
