@@ -14,7 +14,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
   $(if $(shell grep -m1 -o avx_vnni /proc/cpuinfo 2>/dev/null),-DGGML_AVX_VNNI=ON,)
 endif
 
-.PHONY: install run test lint index eval eval-bbc corpus-bbc bench browsers clean
+.PHONY: install run test lint index eval eval-bbc corpus-bbc bench browsers clean peer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,16 @@ eval-bbc: install corpus-bbc
 	@if [ -f reports/eval_bbc.json ]; then cp reports/eval_bbc.json reports/eval_bbc.prev.json; fi
 	$(PY) -m rag.evaluate --qa eval/qa_bbc.jsonl --corpus corpora/news --index corpora/index-news --out reports/eval_bbc.json \
 	  $(if $(wildcard reports/eval_bbc.json),--compare reports/eval_bbc.prev.json)
+
+# The peer baseline: a default LlamaIndex pipeline (extra `peer`) with the same two models, on the BBC set,
+# judged by the same metrics (rag/peer.py). Its index is kept in reports/peer-index/ and reused.
+PEER_STAMP := $(VENV)/.peer-installed
+$(PEER_STAMP): $(STAMP)
+	$(VENV)/bin/pip install -e '.[peer]'
+	touch $(PEER_STAMP)
+
+peer: $(PEER_STAMP) corpus-bbc
+	$(PY) -m rag.peer --qa eval/qa_bbc.jsonl --corpus corpora/news --out reports/peer_bbc.json
 
 bench: install corpus-bbc
 	$(PY) -m rag.bench --corpus seeds --qa eval/qa.jsonl --out reports/bench_seeds.json
