@@ -86,3 +86,16 @@ def _given_by(question: str) -> tuple[frozenset[str], frozenset[str], frozenset[
     """The numbers, names and words a question already gives: computed once, not for each of the
     ~90 sentences retrieval compares with it."""
     return frozenset(numbers_in(question)), frozenset(names_in(question)), frozenset(_WORD.findall(question.lower()))
+
+
+# "Did X accept ...?", "Is Y still ...?", "According to Z, was ...?": answered by yes or no.
+_YES_NO_QUESTION = re.compile(
+    r"^\W*(?:(?:so|and|but|also|now|according to [^,?]{1,60}),?\s+)?"
+    r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)(?:n't| not)?\s",
+    re.IGNORECASE,
+)
+
+
+def is_yes_no(question: str) -> bool:
+    """A question answered by yes or no: it opens with an auxiliary verb ("Did the board approve ...?")."""
+    return bool(_YES_NO_QUESTION.match(question))

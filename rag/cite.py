@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from sentencex import segment
 
-from rag.answer_type import expected_answer, offers_answer
+from rag.answer_type import expected_answer, is_yes_no, offers_answer
 from rag.generate import Evidence
 from rag.text import (
     WORD,
@@ -28,6 +28,7 @@ from rag.text import (
     numbers_in,
 )
 
+_VERDICT = re.compile(r"^\s*(yes|no)\b[\s.,!:;—–-]*(?:\[\d+\][\s.,]*)?", re.IGNORECASE)
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 _QUOTED = re.compile(r"[\"“]([^\"“”]{3,}?)[\"”]")
@@ -213,8 +214,17 @@ def best_sentence(claim: str, evidence: Evidence) -> tuple[int, int]:
 def check_answer(
     answer: str, evidence: list[Evidence], question: str = "", off: frozenset[str] = frozenset()
 ) -> CheckedAnswer:
-    """Each answer sentence checked against the passages it cites; `off` names rules (rag.rules) not applied."""
+    """Each answer sentence checked against the passages it cites; `off` names rules (rag.rules) not applied.
+
+    A yes/no question's verdict ("No.") is kept in front of the answer unchecked; what follows it must
+    stand in the passages like any answer, restating the question included (`support` without the question).
+    """
     by_number = {e.number: e for e in evidence}
+    yes_no = _VERDICT.match(answer) if question and is_yes_no(question) else None
+    restating = question  # what an answer sentence may repeat without support
+    if yes_no:
+        answer = answer[yes_no.end() :]
+        restating = ""
     checked = CheckedAnswer(text="")
     citations: dict[tuple[int, tuple[int, int]], Citation] = {}
     out_sentences: list[str] = []
@@ -223,7 +233,7 @@ def check_answer(
         if not claim or not re.search(r"\w", claim):
             continue  # a bare "[1]" is not an answer sentence
         cited = [n for n in markers_of(raw) if n in by_number]
-        verdicts = {n: support(claim, by_number[n], question, off) for n in by_number}
+        verdicts = {n: support(claim, by_number[n], restating, off) for n in by_number}
         supporting = [n for n in cited if verdicts[n][0]]
         reason = ""
         if not supporting:
@@ -251,7 +261,7 @@ def check_answer(
                     quote_start=span[0],
                     quote_end=span[1],
                 )
-    kind = expected_answer(question) if question and "answer_kind" not in off else None
+    kind = expected_answer(restating) if restating and "answer_kind" not in off else None
     if (
         kind
         and checked.sentences
@@ -270,6 +280,8 @@ def check_answer(
         if mismatch:
             sentence.supported, sentence.reason = False, mismatch
     checked.text = " ".join(out_sentences)
+    if yes_no and checked.sentences:
+        checked.text = f"{yes_no.group(1).capitalize()}. {checked.text}"
     checked.citations = sorted(citations.values(), key=lambda c: (c.marker, c.quote_start))
     return checked
 

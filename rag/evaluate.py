@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", help="build (or reuse, if up to date) an index of this folder first")
     parser.add_argument("--out", help="write the metrics and per-question records as JSON here")
     parser.add_argument("--limit", type=int, help="only the first N questions")
+    parser.add_argument("--kind", action="append", default=[], help="only questions of this kind (repeatable)")
     parser.add_argument(
         "--split",
         choices=["all", "dev", "heldout"],
@@ -169,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         items = load_qa(args.qa)
         if args.split != "all":
             items = [i for i in items if is_held_out(i["id"]) == (args.split == "heldout")]
+        if args.kind:
+            items = [i for i in items if i.get("kind") in args.kind]
         if args.gold_passage:
             items = [i for i in items if not i["unanswerable"]]  # no passage holds what the corpus does not say
         items = items[: args.limit] if args.limit else items

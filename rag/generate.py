@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.answer_type import is_yes_no
 from rag.chunking import Chunk
 from rag.embedding import Embedder
 from rag.retrieve import Passage
@@ -40,6 +41,7 @@ _INSTRUCTION_LIKE = re.compile(
     re.IGNORECASE,
 )
 WITHHELD = "[text addressed to an AI assistant, withheld]"
+YES_NO_INSTRUCTION = "Begin your reply with Yes or No, then give the words of the passage that settle it."
 
 
 @dataclass
@@ -157,7 +159,9 @@ def user_message(question: str, evidence: list[Evidence], speakers: set[str] | N
     matching.sort(key=lambda item: (-item[0], item[1]))
     quoted = [f'[{number}] {quote.speaker}: "{quote.text}"' for _, number, quote in matching]
     extra = ("\n\nQuotes in these passages:\n" + "\n".join(quoted)) if quoted else ""
-    return "Passages:\n\n" + "\n\n".join(blocks) + extra + f"\n\nQuestion: {question}"
+    # A yes/no question is answered as one: the verdict first, then the passage's words that settle it.
+    ask = f"\n\nQuestion: {question}" + (f"\n{YES_NO_INSTRUCTION}" if is_yes_no(question) else "")
+    return "Passages:\n\n" + "\n\n".join(blocks) + extra + ask
 
 
 def messages_for(question: str, evidence: list[Evidence], speakers: set[str] | None = None) -> list[dict]:
