@@ -6,11 +6,13 @@ so a citation can point back at the exact supporting sentence.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 from sentencex import segment
 
 from rag.articles import Article
+from rag.roles import Role, extract_roles, role_line
 from rag.speakers import Quote, extract_quotes
 
 
@@ -37,6 +39,7 @@ class Chunk:
     text: str
     sentences: list[tuple[int, int]]  # absolute offsets of each sentence in Article.text
     quotes: list[Quote] = field(default_factory=list)
+    roles: list[Role] = field(default_factory=list)  # roles of the people this chunk names (rag.roles)
 
     def sentence_texts(self) -> list[str]:
         return [self.text[s - self.start : e - self.start] for s, e in self.sentences]
@@ -51,6 +54,7 @@ class Chunk:
         data = dict(data)
         data["sentences"] = [tuple(s) for s in data["sentences"]]
         data["quotes"] = [Quote(**q) for q in data.get("quotes", [])]
+        data["roles"] = [Role(**r) for r in data.get("roles", [])]
         return cls(**data)
 
 
@@ -76,6 +80,7 @@ def chunk_article(article: Article, params: ChunkingParams) -> list[Chunk]:
     if not sentences:
         return []
     quotes = extract_quotes(article.text, sentences)
+    roles = extract_roles(article.text, sentences)
     chunks: list[Chunk] = []
     first = 0
     while first < len(sentences):
@@ -102,6 +107,7 @@ def chunk_article(article: Article, params: ChunkingParams) -> list[Chunk]:
                 text=article.text[start:end],
                 sentences=list(window),
                 quotes=_quotes_within(quotes, article.text, start, end),
+                roles=_roles_named(roles, article.text[start:end]),
             )
         )
         if last >= len(sentences):
@@ -121,6 +127,13 @@ def _quotes_within(quotes: list[Quote], text: str, start: int, end: int) -> list
     return shares
 
 
+def _roles_named(roles: list[Role], text: str) -> list[Role]:
+    """The roles of the people a chunk names, by full name or surname, wherever in the article the role
+    was stated: "the Kremlin adviser" must find the chunk quoting Ushakov, not only the one naming his post."""
+    words = set(re.findall(r"[\w-]+", text))
+    return [r for r in roles if r.person.split()[-1] in words]
+
+
 def text_for_embedding(chunk: Chunk, params: ChunkingParams) -> str:
     """What the embedder and BM25 see: optionally the title, outlet and date, plus who is quoted.
 
@@ -134,4 +147,6 @@ def text_for_embedding(chunk: Chunk, params: ChunkingParams) -> str:
     parts.append(chunk.text)
     if speakers:
         parts.append("Quoted: " + ", ".join(speakers) + ".")
+    if chunk.roles:
+        parts.append(role_line(chunk.roles))
     return " ".join(parts)

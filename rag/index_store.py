@@ -33,7 +33,8 @@ from rag.embedding import Embedder, embedder_name, get_embedder
 
 # 3: sentence vectors; 4: quotes running on into the next paragraph or chunk; 5: the outlet in the embedded text;
 # 6: dates as news exports write them, saved web pages read as pages (every article re-read)
-FORMAT_VERSION = 6
+# 7: the roles of the people each chunk names, also in the embedded text
+FORMAT_VERSION = 7
 CURRENT = "current"
 
 
