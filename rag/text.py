@@ -16,7 +16,7 @@ STOPWORDS = set(
     "a an the of to in on at for by with from and or but as is are was were be been being it its this that "
     "these those he she they his her their them we our you your i not no so than then there here what which "
     "who whom whose when where why how did does do has have had will would can could should may might "
-    "about into over after before said says say according also just very more most some any all one".split()
+    "about into over after before said says say according also just very more most some any all one much many".split()
 )
 _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _SCALE_WORDS = "|".join(_SCALES)
