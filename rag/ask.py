@@ -48,6 +48,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         help="abstain when the model's probability of replying NOT IN ARTICLES reaches this (above 1: never)",
     )
     parser.add_argument(
+        "--yes-threshold",
+        type=float,
+        default=defaults.yes_threshold,
+        help="a yes/no verdict is Yes when its share of the yes-or-no probability reaches this",
+    )
+    parser.add_argument(
         "--rule-off",
         action="append",
         default=[],
@@ -67,6 +73,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         check=not args.no_check,
         min_relevance=args.min_relevance,
         refusal_threshold=args.refusal_threshold,
+        yes_threshold=args.yes_threshold,
         rules_off=frozenset(args.rule_off),
     )
 

@@ -29,6 +29,9 @@ from rag.text import (
 )
 
 _VERDICT = re.compile(r"^\s*(yes|no)\b[\s.,!:;—–-]*(?:\[\d+\][\s.,]*)?", re.IGNORECASE)
+_FINAL_VERDICT = re.compile(
+    r"(?:\b(?:so|thus|therefore),?\s+)?(?:the\s+)?answer(?:\s+is)?\s*[:\-]?\s*\**(yes|no)\b\**[.!]?", re.IGNORECASE
+)
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 _QUOTED = re.compile(r"[\"“]([^\"“”]{3,}?)[\"”]")
@@ -130,9 +133,11 @@ def support(
         return False, 0.0, f"number(s) {sorted(missing_numbers)} not in passage [{evidence.number}]"
     # "3 pages" is not supported by "three years": a number must count the same thing in the passage.
     asked = {w for _, w in counted_things(question)} | content_words(question)
-    miscounted = sorted(
-        f"{n} {w}" for n, w in counted_things(claim) if not counts_the_same(n, w, context, asked=w in asked)
-    ) if "counted_thing" not in off else []
+    miscounted = (
+        sorted(f"{n} {w}" for n, w in counted_things(claim) if not counts_the_same(n, w, context, asked=w in asked))
+        if "counted_thing" not in off
+        else []
+    )
     if miscounted:
         return False, 0.0, f"{', '.join(miscounted)}: not what passage [{evidence.number}] counts"
     # Names the user gave need no support.
@@ -216,23 +221,28 @@ def check_answer(
 ) -> CheckedAnswer:
     """Each answer sentence checked against the passages it cites; `off` names rules (rag.rules) not applied.
 
-    A yes/no question's verdict ("No.") is kept in front of the answer unchecked; what follows it must
-    stand in the passages like any answer, restating the question included (`support` without the question).
+    A yes/no question's verdict ("No.", or "Answer: No" at the end) is put in front of the answer unchecked;
+    the rest must stand in the passages like any answer, restating the question included (`support`
+    without the question).
     """
     by_number = {e.number: e for e in evidence}
-    yes_no = _VERDICT.match(answer) if question and is_yes_no(question) else None
+    yes_no = None
     restating = question  # what an answer sentence may repeat without support
-    if yes_no:
-        answer = answer[yes_no.end() :]
-        restating = ""
+    if question and is_yes_no(question):
+        yes_no = _VERDICT.match(answer) or _FINAL_VERDICT.search(answer)
+        if yes_no:
+            answer = answer[: yes_no.start()] + " " + answer[yes_no.end() :]
+            restating = ""
     checked = CheckedAnswer(text="")
     citations: dict[tuple[int, tuple[int, int]], Citation] = {}
     out_sentences: list[str] = []
+    cited_overall: list[int] = []  # every passage the reply cites
     for raw in split_answer(answer):
         claim = strip_markers(raw) if "repair_quotes" in off else repair_quotes(strip_markers(raw), evidence)
         if not claim or not re.search(r"\w", claim):
             continue  # a bare "[1]" is not an answer sentence
         cited = [n for n in markers_of(raw) if n in by_number]
+        cited_overall += [n for n in cited if n not in cited_overall]
         verdicts = {n: support(claim, by_number[n], restating, off) for n in by_number}
         supporting = [n for n in cited if verdicts[n][0]]
         reason = ""
@@ -281,9 +291,30 @@ def check_answer(
             sentence.supported, sentence.reason = False, mismatch
     checked.text = " ".join(out_sentences)
     if yes_no and checked.sentences:
-        checked.text = f"{yes_no.group(1).capitalize()}. {checked.text}"
+        # The reply after the verdict is mostly the question restated or negated, which no passage states as
+        # such: the sentence of the cited passage that matches the question best is quoted instead, so what
+        # the verdict rests on can be read and checked.
+        quoted = _deciding_sentence([by_number[n] for n in cited_overall] or evidence)
+        if quoted is not None:
+            number, span, text = quoted
+            checked.sentences = [CheckedSentence(f'"{text}" [{number}]', [number], True)]
+            checked.text = checked.sentences[0].text
+            e = by_number[number]
+            citations = {(number, span): Citation(number, e, text, span[0], span[1])}
+    if yes_no and checked.sentences:
+        checked.text = f"{yes_no.group(1).capitalize()}. {checked.text[:1].upper()}{checked.text[1:]}"
     checked.citations = sorted(citations.values(), key=lambda c: (c.marker, c.quote_start))
     return checked
+
+
+def _deciding_sentence(evidence: list[Evidence]) -> tuple[int, tuple[int, int], str] | None:
+    """(passage number, span, text) of the sentence of the first passage that matched the question best
+    at retrieval (its stored vector and words): what a yes/no verdict on that passage rests on."""
+    if not evidence or not evidence[0].sentences:
+        return None
+    first = evidence[0]
+    key = min(first.key, len(first.sentences) - 1)
+    return first.number, first.sentences[key], first.sentence_texts()[key]
 
 
 def unit_mismatch(question: str, claim: str) -> str:

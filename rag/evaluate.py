@@ -113,6 +113,7 @@ def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True, gold: bo
         answer=answer.text,
         raw=answer.raw,
         refusal_p=answer.refusal_p,
+        yes_p=answer.yes_p,
         best_alone=answer.best_alone,
         looked_further=answer.looked_further,
         relevance=round(max((e.relevance for e in answer.evidence), default=0.0), 3),

@@ -57,6 +57,7 @@ class Evidence:
     relevance: float  # best question-sentence match inside the span (see Retriever._sentence_scores)
     quotes: list[Quote] = field(default_factory=list)  # most relevant first
     quote_relevance: list[float] = field(default_factory=list)  # match of the sentence each quote starts in
+    key: int = 0  # index in `sentences` of the sentence matching the question best (the one `relevance` is of)
 
     @property
     def text(self) -> str:
@@ -130,6 +131,7 @@ def focus(
                 relevance=float(scores[best]),
                 quotes=[quotes[i] for i in ranked],
                 quote_relevance=[relevance[i] for i in ranked],
+                key=best - first,
             )
         )
     return evidence
@@ -218,14 +220,27 @@ class RefusalGate:
     calibrated on the Q&A sets' dev parts turns it into the decision. Below the threshold the refusal
     is ruled out and the model must answer (the citation check still rejects what no passage supports);
     at or above it the refusal is forced.
+
+    For a yes/no question the same first token also decides the verdict: the model leans to "Yes" (asked
+    whether X did Y, it says yes whenever X and Y stand in the passage), so "Yes" is chosen only when its
+    share of the yes-or-no probability reaches `yes_threshold`, calibrated on the dev parts; otherwise "No".
     """
 
-    def __init__(self, refusal_tokens: list[int], threshold: float) -> None:
+    def __init__(
+        self,
+        refusal_tokens: list[int],
+        threshold: float,
+        verdict_tokens: tuple[list[int], list[int]] | None = None,
+        yes_threshold: float = 0.5,
+    ) -> None:
         # Every way the reply may start the refusal, canonical first ("NOT", then "Not"): with one left
         # open, the model slipped through it and refused below the threshold.
         self.refusal_tokens = list(dict.fromkeys(refusal_tokens))
         self.threshold = threshold
+        self.verdict_tokens = verdict_tokens  # (ways to start "Yes", ways to start "No"), canonical first
+        self.yes_threshold = yes_threshold
         self.probability: float | None = None  # of the refusal as the first token
+        self.yes_probability: float | None = None  # of "Yes" against "No", for a yes/no question
 
     @property
     def refused(self) -> bool:
@@ -233,24 +248,36 @@ class RefusalGate:
 
     # For rag.model_cache: what makes two gates decide alike, and the decision of a recorded reply.
     def cache_key(self) -> list:
-        return ["refusal-gate", self.refusal_tokens, self.threshold]
+        if self.verdict_tokens is None:
+            return ["refusal-gate", self.refusal_tokens, self.threshold]
+        return ["refusal-gate", self.refusal_tokens, self.threshold, self.verdict_tokens, self.yes_threshold]
 
-    def snapshot(self) -> float | None:
-        return self.probability
+    def snapshot(self) -> list[float | None]:
+        return [self.probability, self.yes_probability]
 
-    def restore(self, probability: float | None) -> None:
-        self.probability = probability
+    def restore(self, state: list[float | None] | float | None) -> None:
+        self.probability, self.yes_probability = state if isinstance(state, list) else (state, None)
 
     def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
         if self.probability is None:
             shifted = np.exp(logits - logits.max())
             self.probability = float(shifted[self.refusal_tokens].sum() / shifted.sum())
             if self.refused:
-                forced = np.full_like(logits, -np.inf)
-                forced[self.refusal_tokens[0]] = 0.0
-                return forced
+                return _only(logits, self.refusal_tokens[0])
             logits[self.refusal_tokens] = -np.inf
+            if self.verdict_tokens is not None:
+                yes, no = (float(shifted[list(tokens)].sum()) for tokens in self.verdict_tokens)
+                self.yes_probability = yes / (yes + no) if yes + no > 0 else 0.0
+                chosen = self.verdict_tokens[0 if self.yes_probability >= self.yes_threshold else 1][0]
+                return _only(logits, chosen)
         return logits
+
+
+def _only(logits: np.ndarray, token: int) -> np.ndarray:
+    """Logits that leave the model one choice of token."""
+    forced = np.full_like(logits, -np.inf)
+    forced[token] = 0.0
+    return forced
 
 
 def stream_answer(

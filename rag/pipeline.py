@@ -24,9 +24,11 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.answer_type import is_yes_no
 from rag.cite import CheckedSentence, Citation, check_answer, markers_of
 from rag.collection import find_mentions, mentioned_term, mentions_answer, referent, refers_back
 from rag.config import default_top_k
+from rag.coverage import Cover
 from rag.generate import (
     NOT_FOUND,
     Evidence,
@@ -39,13 +41,23 @@ from rag.generate import (
 )
 from rag.index_store import Index, load_index
 from rag.llm import LocalModel, get_model
-from rag.retrieve import Filters, Retriever
+from rag.retrieve import Filters, Retriever, bm25_terms
 from rag.rules import RULES, check_names
 from rag.speakers import SPEECH_VERBS, speech_subjects
 
 MAX_QUESTION_CHARS = 1000
 ANSWER_TOKENS = 80  # one or two short sentences; longer replies were rambling and made p95 long
+YES_NO_TOKENS = 120  # the deciding sentence copied whole, then the verdict
 ABSTAIN_TEXT = "The articles in the corpus do not answer this question."
+COVER_MIN = 0.55  # share of the question's term weight a passage must hold to answer it (rag.coverage)
+
+
+def _words_for(question: str, covers: list[Cover]) -> str:
+    """The question's words for the terms the closest passage lacks most ("gas", not the stem "ga")."""
+    missing = max(covers, key=lambda c: c.share).missing[:2] if covers else ()
+    words = re.findall(r"[\w'’-]+", question)
+    plain = [next((w for w in words if bm25_terms([w.lower()])[0][:1] == [term]), term) for term in missing]
+    return " or ".join(f'"{w}"' for w in plain) or "what the question asks about"
 
 
 def unquoted_people(question: str, evidence: list[Evidence], quoted_anywhere: set[str] = frozenset()) -> list[str]:
@@ -81,16 +93,18 @@ class QuestionError(ValueError):
 @dataclass
 class Answer:
     question: str
-    searched: str  # the standalone question used for retrieval (differs for follow-ups)
+    searched: str  # what retrieval searched for: the standalone question, people named by role added
     text: str
     abstained: bool
     evidence: list[Evidence] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
     sentences: list[CheckedSentence] = field(default_factory=list)
+    asked: str = ""  # the standalone question the model answers and the check holds it to (else `searched`)
     raw: str = ""  # what the model wrote, before checking
-    refusal_p: float | None = None  # of replying NOT IN ARTICLES, in the last read of steps 1-2 (RefusalGate)
+    refusal_p: float | None = None  # of replying NOT IN ARTICLES, in the last read (RefusalGate)
+    yes_p: float | None = None  # of "Yes" against "No" for a yes/no question, in the last read (RefusalGate)
     best_alone: bool = False  # answered from the best passage alone (step 1)
-    looked_further: bool = False  # the model refused the best passages and read the next ones (step 3)
+    looked_further: bool = False  # the second read took in the passages after the best top_k ("second_look")
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -173,6 +187,7 @@ class Settings:
     check: bool = True  # verify and repair citations
     min_relevance: float = 0.15  # below this best sentence match (see Retriever._sentence_scores), abstain at once
     refusal_threshold: float = 0.5  # see RefusalGate (rule "refusal_gate")
+    yes_threshold: float = 0.75  # see RefusalGate (rule "verdict_gate"); the default model leans to "Yes"
     rules_off: frozenset[str] = frozenset()  # rules switched off by name (rag.rules)
 
     def __post_init__(self) -> None:
@@ -244,20 +259,32 @@ class Pipeline:
         if term is not None:
             yield from self._count_mentions(question, searched, term, filters, started)
             return
+        on = self.settings.on
+        asked = pinned = searched  # pinned: what the passages must cover, a role phrase standing for its person
+        for phrase, person in self.retriever.people_named_by_role(searched):
+            searched = searched.replace(phrase, f"{phrase} ({person})", 1)
+            pinned = pinned.replace(phrase, person, 1)
         passages = self.retriever.search(searched, k=2 * self.settings.top_k, filters=filters)
-        evidence = self._focus(passages[: self.settings.top_k], searched)
+        # A passage covers the question with the person named or as asked (a role may be resolved wrongly).
+        covers = [self._cover(p, pinned, asked) for p in passages] if on("coverage") else []
+        # Only a passage that covers the question may answer it: the model never reads the others.
+        covering = [p for p, c in zip(passages, covers, strict=True) if c.enough(COVER_MIN)] if covers else passages
+        evidence = self._focus(covering[: self.settings.top_k] or passages[: self.settings.top_k], searched)
         speakers = self.retriever.speakers_in(searched)
         timings = {"retrieval_s": time.perf_counter() - started}
         yield Retrieved(searched, evidence)
 
-        answer = Answer(question=question, searched=searched, text=ABSTAIN_TEXT, abstained=True, evidence=evidence)
+        answer = Answer(question, searched, ABSTAIN_TEXT, abstained=True, evidence=evidence, asked=asked)
         best = max((e.relevance for e in evidence), default=0.0)
-        on = self.settings.on
         silent = unquoted_people(searched, evidence, set(self.retriever.quoted)) if on("silent_speaker") else []
         if silent:
             answer.text = f"The articles in the corpus do not quote {' or '.join(silent)} on this."
+        elif not covering:
+            answer.text = f"{ABSTAIN_TEXT} None of the closest passages mentions {_words_for(pinned, covers)}."
         elif best >= self.settings.min_relevance or not on("min_relevance"):
-            if on("best_alone") and len(evidence) > 1:
+            # At most two reads: the best passage alone, then the best ones together (with the next ones,
+            # if "second_look"), so a refusal costs one read more than an answer from the best passage.
+            if on("best_alone") and len(covering) > 1:
                 streamed = False
                 for token in self._generate(answer, evidence[:1], speakers, timings, started):
                     streamed = True
@@ -266,18 +293,13 @@ class Pipeline:
                 if streamed and not answer.best_alone:
                     yield Redraft()  # what was streamed is no answer: the draft makes way for the next one
             if not answer.best_alone:
+                wider = covering[: 2 * self.settings.top_k] if on("second_look") else []
+                if len(wider) > self.settings.top_k:
+                    evidence = answer.evidence = self._focus(wider, searched)
+                    answer.looked_further = True
+                    yield Retrieved(searched, evidence)
                 yield from self._generate(answer, evidence, speakers, timings, started)
-                if on("second_look") and is_not_found(answer.raw):
-                    # The model found no answer in the best passages: before saying so, let it read the
-                    # next ones (a passage ranked 4th or 5th often holds it); the check applies as before.
-                    further = self._focus(passages[self.settings.top_k :], searched)
-                    if further:
-                        yield Retrieved(searched, further)
-                        second = Answer(question, searched, ABSTAIN_TEXT, abstained=True, evidence=further)
-                        yield from self._generate(second, further, speakers, timings, started)
-                        if not second.abstained:
-                            answer = second
-                        answer.looked_further = True
+                answer.best_alone = len(evidence) == 1 and not answer.abstained
         timings.setdefault("first_token_s", time.perf_counter() - started)
         timings["total_s"] = time.perf_counter() - started
         answer.timings = timings
@@ -287,13 +309,18 @@ class Pipeline:
         """The model's checked answer from these passages alone, no retrieval: `rag.evaluate --gold-passage`
         measures the reader by itself this way."""
         started = time.perf_counter()
-        answer = Answer(question=question, searched=question, text=ABSTAIN_TEXT, abstained=True, evidence=evidence)
+        answer = Answer(question, question, ABSTAIN_TEXT, abstained=True, evidence=evidence, asked=question)
         timings = {"retrieval_s": 0.0}
         for _ in self._generate(answer, evidence, self.retriever.speakers_in(question), timings, started):
             pass
         timings["total_s"] = time.perf_counter() - started
         answer.timings = timings
         return answer
+
+    def _cover(self, passage, *questions: str) -> Cover:
+        """The passage's best cover of the question in any of its forms."""
+        covers = [self.retriever.cover(q, passage.chunk) for q in dict.fromkeys(questions)]
+        return max(covers, key=lambda c: (c.enough(COVER_MIN), c.share))
 
     def _focus(self, passages, searched: str) -> list[Evidence]:
         return focus(
@@ -303,14 +330,22 @@ class Pipeline:
     def _generate(
         self, answer: Answer, evidence: list[Evidence], speakers: set[str], timings: dict, started: float
     ) -> Iterator[Token]:
-        """The model's answer to `answer.searched` from `evidence`, streamed, then checked into `answer`."""
-        budget = self.model.context_tokens - ANSWER_TOKENS - 64
-        evidence = fit_to_context(answer.searched, evidence, self.model.count_tokens, budget, speakers)
+        """The model's answer to `answer.asked` from `evidence`, streamed, then checked into `answer`."""
+        length = YES_NO_TOKENS if is_yes_no(answer.asked) else ANSWER_TOKENS
+        budget = self.model.context_tokens - length - 64
+        evidence = fit_to_context(answer.asked, evidence, self.model.count_tokens, budget, speakers)
         refusals = [self.model.first_token(text) for text in (NOT_FOUND, NOT_FOUND.capitalize())]
-        gate = RefusalGate(refusals, self.settings.refusal_threshold) if self.settings.on("refusal_gate") else None
+        verdicts = None
+        if is_yes_no(answer.asked) and self.settings.on("verdict_gate"):
+            verdicts = tuple([self.model.first_token(w) for w in forms] for forms in (("Yes", "yes"), ("No", "no")))
+        gate = (
+            RefusalGate(refusals, self.settings.refusal_threshold, verdicts, self.settings.yes_threshold)
+            if self.settings.on("refusal_gate")
+            else None
+        )
         speakers = speakers if self.settings.on("quotes_block") else set()
         pieces: list[str] = []
-        with closing(stream_answer(self.model, answer.searched, evidence, speakers, ANSWER_TOKENS, gate)) as stream:
+        with closing(stream_answer(self.model, answer.asked, evidence, speakers, length, gate)) as stream:
             for piece in stream:
                 if not pieces:
                     timings.setdefault("first_token_s", time.perf_counter() - started)
@@ -321,6 +356,7 @@ class Pipeline:
                 yield Token(piece)
         answer.raw = "".join(pieces).strip()
         answer.refusal_p = gate.probability if gate else None
+        answer.yes_p = gate.yes_probability if gate else None
         self._finish(answer, evidence)
 
     def _count_mentions(
@@ -355,7 +391,7 @@ class Pipeline:
                 if n in numbers
             ]
             return
-        checked = check_answer(answer.raw, evidence, answer.searched, self.settings.rules_off)
+        checked = check_answer(answer.raw, evidence, answer.asked, self.settings.rules_off)
         if not checked.sentences:
             return
         if not any(s.supported for s in checked.sentences):

@@ -20,8 +20,10 @@ import Stemmer
 
 from rag.answer_type import expected_answer, offers_answer
 from rag.chunking import Chunk, text_for_embedding
+from rag.coverage import Cover, TermIndex
 from rag.embedding import Embedder, get_embedder
 from rag.index_store import Index
+from rag.roles import asked_roles
 from rag.rules import RULES
 from rag.speakers import HEADLINE_QUESTION, SPEECH_QUESTION
 from rag.text import content_words
@@ -48,6 +50,11 @@ LATEST_QUESTION = re.compile(
     r"\b(latest|newest|most recent|recent|recently|currently|current|now|today|this week)\b", re.IGNORECASE
 )
 MODES = ("hybrid", "rrf", "dense", "bm25")
+# A role phrase of the question ("the Kremlin adviser") names the person whose stored role it matches best
+# (cosine of the two phrases: "Kremlin adviser" ~ "Putin's foreign policy advisor" 0.62), when no one
+# else's role comes within the margin.
+ROLE_MATCH = 0.6
+ROLE_MARGIN = 0.08
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,11 @@ def _tokenize(texts: list[str]):
     return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False)
 
 
+def bm25_terms(texts: list[str]) -> list[list[str]]:
+    """The terms BM25 reads, as strings."""
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, show_progress=False, return_ids=False)
+
+
 class Retriever:
     def __init__(
         self,
@@ -109,6 +121,8 @@ class Retriever:
         self.bm25 = bm25s.BM25()
         if self.chunks:
             self.bm25.index(_tokenize([text_for_embedding(c, index.params) for c in self.chunks]), show_progress=False)
+        self.terms = TermIndex(self.bm25, bm25_terms)
+        self.rows = {chunk.chunk_id: row for row, chunk in enumerate(self.chunks)}
         # surname (lowercase) -> chunk rows quoting that person
         self.quoted: dict[str, set[int]] = {}
         for row, chunk in enumerate(self.chunks):
@@ -152,6 +166,35 @@ class Retriever:
         pattern = r"[\w'’-]+" if question.islower() else r"[A-Z][\w'’-]+"
         words = {w.lower().replace("’", "'").removesuffix("'s") for w in re.findall(pattern, question)}
         return {w for w in words if w in self.quoted}
+
+    def people_named_by_role(self, question: str) -> list[tuple[str, str]]:
+        """(role phrase, person) for each role phrase of the question that stands for one person: "the
+        Kremlin adviser" -> "Yuri Ushakov". The candidates are the chunks that match the question best; the
+        roles are those stored with them at index time (rag.roles)."""
+        asked = asked_roles(question) if "roles" in self.lifts else []
+        if not asked or not self.chunks:
+            return []
+        query = self.embedder.encode([question])[0]
+        rows = dict.fromkeys(self._dense(query, CANDIDATES)[0] + self._keyword(question, CANDIDATES)[0])
+        pairs = list(dict.fromkeys((r.person, r.role) for row in rows for r in self.chunks[row].roles))
+        if not pairs:
+            return []
+        vectors = self.embedder.encode(asked + [role for _, role in pairs])
+        similarity = vectors[: len(asked)] @ vectors[len(asked) :].T
+        named = []
+        for phrase, scores in zip(asked, similarity, strict=True):
+            best = int(np.argmax(scores))
+            person = pairs[best][0]
+            others = [float(s) for (who, _), s in zip(pairs, scores, strict=True) if who != person]
+            margin = scores[best] - max(others, default=0.0)
+            if scores[best] < ROLE_MATCH or margin < ROLE_MARGIN or person.split()[-1] in question:
+                continue
+            named.append((phrase, person))
+        return named
+
+    def cover(self, question: str, chunk: Chunk) -> Cover:
+        """How much of what the question pins down the chunk holds (rag.coverage)."""
+        return self.terms.cover(self.terms.terms(question), self.rows[chunk.chunk_id])
 
     def _dense(self, query: np.ndarray, n: int) -> tuple[list[int], dict[int, float]]:
         scores, rows = self.index.vectors.search(query.reshape(1, -1), min(n, len(self.chunks)))

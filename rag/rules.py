@@ -26,13 +26,20 @@ RULES: dict[str, Rule] = {
         Rule("answer_kind_lift", "retrieve", "a sentence holding the kind of fact asked for ranks higher"),
         Rule("speaker_lift", "retrieve", "a passage quoting the person a who-said-what question names ranks higher"),
         Rule("outlet_lift", "retrieve", "a passage from an outlet the question names as its source ranks first"),
+        Rule(
+            "roles", "retrieve", "a person the question names by role is named by name too (roles stored at index time)"
+        ),
         Rule("recency_lift", "retrieve", "a question asking for the latest ranks newer articles higher"),
+        Rule("coverage", "read", "only a passage holding most of what the question pins down may answer it"),
         # Reading: what the model is shown, and when it may refuse.
         Rule("best_alone", "read", "the best passage is read alone first, the others only if it gives no answer"),
         Rule("quotes_block", "read", "for a who-said-what question, the person's quotes are listed under the passages"),
         Rule("refusal_gate", "read", "the refusal is decided from its probability at the first token"),
+        Rule(
+            "verdict_gate", "read", "a yes/no verdict is 'Yes' only when its share of the yes-or-no probability is high"
+        ),
         Rule("min_relevance", "read", "no passage matches the question at all: abstain without reading"),
-        Rule("second_look", "read", "after a refusal of the best passages, the next ones are read before abstaining"),
+        Rule("second_look", "read", "the second read takes in the passages after the best ones too"),
         Rule("silent_speaker", "read", "asked what someone said who is quoted nowhere in the corpus: abstain"),
         # Checks: when an answer sentence counts as supported by the passage it cites.
         Rule("verbatim_quotes", "check", "a quoted span must stand in the passage word for word"),
