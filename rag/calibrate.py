@@ -7,6 +7,11 @@ one read of the best passages, as the replay assumes) the report holds, for ever
 probability and the checked answer the model gives when it may not refuse. Greedy
 decoding makes that answer the same for any threshold above the probability, so every threshold can be
 replayed from the one report. Held-out questions are left out: the threshold is tuned on dev only.
+
+`--yes` replays the yes/no verdict threshold the same way (RefusalGate's `yes_threshold`), from a run made
+with `--yes-threshold 0.5` (`rag.evaluate --kind yesno --split dev --yes-threshold 0.5 --out REPORT.json`):
+each answered yes/no question's record holds the model's share of "Yes" against "No", and whether its
+verdict was right, so the verdict and its rightness at any other threshold follow.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from rag.generate import NOT_FOUND
 from rag.metrics import summarize
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 1.01)
+YES_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 
 
 @dataclass
@@ -56,9 +62,24 @@ def replay(records: list[dict], threshold: float) -> Outcome:
     )
 
 
+def replay_yes(records: list[dict], threshold: float) -> tuple[int, int]:
+    """(right verdicts, verdicts) among the answered yes/no questions of a run made with yes_threshold 0.5."""
+    right = total = 0
+    for record in records:
+        p = record.get("yes_p")
+        if p is None or record["abstained"] or record["unanswerable"]:
+            continue
+        said_yes = p >= 0.5
+        gold_yes = said_yes if record["correct"] else not said_yes
+        total += 1
+        right += (p >= threshold) == gold_yes
+    return right, total
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.calibrate", description=__doc__)
     parser.add_argument("report", help="rag.evaluate --refusal-threshold 1.01 --out REPORT.json")
+    parser.add_argument("--yes", action="store_true", help="replay the yes/no verdict threshold instead")
     args = parser.parse_args(argv)
     try:
         records = load_records(args.report)
@@ -66,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     dev = [r for r in records if r.get("split") != "heldout"]
+    if args.yes:
+        print("| yes threshold | right verdicts |")
+        print("| --- | --- |")
+        for threshold in YES_THRESHOLDS:
+            right, total = replay_yes(dev, threshold)
+            print(f"| {threshold:.2f} | {right}/{total} |")
+        return 0
     if not any(r.get("refusal_p") is not None for r in dev):
         print("error: no refusal probabilities in this report (made with --no-check?)", file=sys.stderr)
         return 2

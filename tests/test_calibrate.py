@@ -43,3 +43,17 @@ def test_cli_replays_dev_only_and_refuses_a_run_where_the_model_could_refuse(tmp
     report.write_text(json.dumps({"per_question": gated}))
     assert main([str(report)]) == 2
     assert "--refusal-threshold 1.01" in capsys.readouterr().err
+
+
+def test_the_yes_threshold_is_replayed_from_one_run():
+    from rag.calibrate import replay_yes
+
+    records = [
+        make_record("a", "Yes. ...", correct=True) | {"yes_p": 0.9},  # gold yes
+        make_record("b", "Yes. ...", correct=False) | {"yes_p": 0.6},  # gold no: said yes at 0.5
+        make_record("c", "No. ...", correct=True) | {"yes_p": 0.3},  # gold no
+        make_record("d", "", abstained=True) | {"yes_p": 0.7},  # refused: no verdict to replay
+    ]
+    assert replay_yes(records, 0.5) == (2, 3)
+    assert replay_yes(records, 0.75) == (3, 3)
+    assert replay_yes(records, 0.95) == (2, 3)
