@@ -60,23 +60,19 @@ def asks_for_person(question: str) -> bool:
     return bool(_PERSON_QUESTION.search(question))
 
 
-def offers_answer(sentence: str, question: str, kind: str | None, strict: bool = True) -> bool:
-    """Does the sentence hold a fact of the asked kind that the question does not already give?
-
-    Not `strict`, a new number also answers a name or date question ("Where do coal imports stand?"
-    "At zero."), except one that asks for a person or a name ("What is the name of ...", "Who ...").
-    """
+def offers_answer(sentence: str, question: str, kind: str | None) -> bool:
+    """Does the sentence hold a fact of the asked kind that the question does not already give?"""
     if kind is None:
         return False
     asked_numbers, asked_names, asked_words = _given_by(question)
     new_numbers = numbers_in(sentence) - asked_numbers
-    if kind == NUMBER or (new_numbers and not strict and not asks_for_person(question)):
+    if kind == NUMBER:
         return bool(new_numbers)
     if kind == DATE:
         return bool(new_numbers) or bool((set(_WORD.findall(sentence.lower())) - asked_words) & _DATE_WORDS)
-    # A name whose last word (a surname, the head of "Honda Accura") the question gives is not new:
-    # "Jared Kushner" does not answer "besides Witkoff and Kushner, who ...", "Honda Accura" does
-    # answer "which Honda model".
+    # A name whose last word (a surname, the make of a car model) the question gives is not new:
+    # "Jared Kushner" does not answer "besides Witkoff and Kushner, who ...", "Skoda Octavia" does
+    # answer "which Skoda model".
     given = asked_names | asked_words
     return any(group[-1] not in given for group in name_groups(sentence))
 

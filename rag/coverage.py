@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
-from rag.text import STOPWORDS
+from rag.text import FUNCTION_WORDS
 
 YEAR = re.compile(r"(?:1[89]|20)\d\d")
 
@@ -49,7 +49,7 @@ class TermIndex:
         self.indices = scores["indices"]
         self.documents = int(scores["num_docs"])
         self.tokenize = tokenize
-        self.framing = {t for words in tokenize(sorted(STOPWORDS)) for t in words}
+        self.framing = {t for words in tokenize(sorted(FUNCTION_WORDS)) for t in words}
 
     def terms(self, text: str) -> list[str]:
         """The text's terms as BM25 reads them (stemmed, without stop words), each once; without the words

@@ -50,11 +50,9 @@ RULES: dict[str, Rule] = {
         ),
         Rule("names", "check", "every name of the answer must stand in the passage"),
         Rule("word_overlap", "check", "at least half the answer's own words must stand in the passage"),
-        Rule("adds_something", "check", "an answer must say more than the question"),
-        Rule("answer_kind", "check", "an answer must give the kind of fact asked for (a number for 'how many')"),
         Rule("names_asked", "check", "a passage naming none of the question's two or more names supports nothing"),
         Rule("year", "check", "an answer about another year than the question's is unsupported"),
-        Rule("unit", "check", "hours or miles do not answer 'how many' of something else"),
+        Rule("unit", "check", "hours, miles or a percentage do not answer 'how many' of something else"),
         Rule("recite", "check", "a sentence its passage does not support is re-cited to a shown passage that does"),
     ]
 }

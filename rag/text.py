@@ -18,6 +18,13 @@ STOPWORDS = set(
     "who whom whose when where why how did does do has have had will would can could should may might "
     "about into over after before said says say according also just very more most some any all one much many".split()
 )
+# Function words (NLTK's English stop word list): they frame a sentence and pin nothing down, so a
+# passage need not hold them to cover a question ("the talks between X and the other party").
+FUNCTION_WORDS = STOPWORDS | set(
+    "me my myself ours ourselves yours yourself yourselves him himself hers herself itself theirs themselves "
+    "am having doing if because until while against between through during above below up down out off "
+    "under again further once both each few other such nor only own same too now".split()
+)
 _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _SCALE_WORDS = "|".join(_SCALES)
 _SCALE = re.compile(rf"\b({_SCALE_WORDS})s?\b", re.IGNORECASE)

@@ -45,19 +45,9 @@ def test_a_name_the_question_gives_is_not_the_answer_even_in_full_but_a_model_of
     question = "Besides Witkoff and Kushner, who else made up the American party?"
     assert not offers_answer("Jared Kushner was also part of the American delegation.", question, NAME)
     assert offers_answer("Witkoff and Kushner were joined by an aide, Olga Petrova.", question, NAME)
-    assert offers_answer("He named the Honda Accura the best so far.", "Which Honda model won?", NAME)
+    assert offers_answer("He named the Skoda Octavia the best so far.", "Which Skoda model won?", NAME)
     assert name_groups("Trump's son-in-law Jared Kushner met Vladimir Putin.") == [
         ["trump"],
         ["jared", "kushner"],
         ["vladimir", "putin"],
     ]
-
-
-def test_a_number_answers_where_but_never_who_or_what_name():
-    where = "Where do Russian coal imports stand now?"
-    assert offers_answer("Coal imports are down to 0 percent now.", where, NAME, strict=False)
-    name = "What is the name of the birth mother of the singer's daughter Lucy?"
-    assert not offers_answer("Lucy's birth mother had her adopted at four weeks.", name, NAME, strict=False)
-    assert offers_answer("Lucy's birth mother, Ann Lee, had her adopted at four weeks.", name, NAME, strict=False)
-    who = "Who scored for Rovers?"
-    assert not offers_answer("Rovers scored 3 goals.", who, NAME, strict=False)

@@ -101,24 +101,6 @@ def test_number_word_opening_a_sentence_is_a_number_not_a_name():
     assert support("Seven able-bodied players [4].", chelsea, "How many able-bodied players did Chelsea have?")[0]
 
 
-def test_answer_that_only_repeats_the_question_is_unsupported():
-    commodore = make_evidence(5, "Yeahronimo Media Ventures bought the Commodore brand for $32m.")
-    question = "Who is the chief executive of Yeahronimo Media Ventures, the firm that bought Commodore?"
-    ok, _, reason = support("Yeahronimo Media Ventures is the chief executive of Yeahronimo [5].", commodore, question)
-    assert not ok and "repeats the question" in reason
-    assert support("Yeahronimo Media Ventures paid $32m for Commodore [5].", commodore, question)[0]
-
-
-def test_answer_without_the_kind_of_fact_asked_for_is_unsupported():
-    question = "How many hours did the talks last?"
-    checked = check_answer("The talks lasted a long time [1].", [USHAKOV], question)
-    assert not checked.sentences[0].supported and "gives no number" in checked.sentences[0].reason
-    assert check_answer("The talks lasted five hours [1].", [USHAKOV], question).sentences[0].supported
-    who = "Who said compromise had not been found?"
-    assert not check_answer("Compromise had not been found [1].", [USHAKOV], who).sentences[0].supported
-    assert check_answer("Yuri Ushakov said so [1].", [USHAKOV], who).sentences[0].supported
-
-
 def test_an_answer_about_another_year_than_the_one_asked_is_unsupported():
     films = make_evidence(1, "Screen Daily counted 27 British films shot in the UK in 2004, against 45 in 2003.")
     question = "How many British films were shot in the UK in 2004?"
@@ -128,7 +110,7 @@ def test_an_answer_about_another_year_than_the_one_asked_is_unsupported():
     assert check_answer("27, against 45 in 2003 [1].", [films], "How many films were shot?").sentences[0].supported
 
 
-def test_a_count_given_in_hours_or_miles_does_not_answer_how_many_of_something_else():
+def test_a_count_given_in_hours_miles_or_percent_does_not_answer_how_many_of_something_else():
     """ "5 hours" passed as the answer to "how many pages": a number the passage holds, of the wrong thing."""
     pages = "How many pages long is the US peace proposal?"
     wrong = check_answer("5 hours [1]", [USHAKOV], pages)
@@ -142,6 +124,10 @@ def test_a_count_given_in_hours_or_miles_does_not_answer_how_many_of_something_e
     assert check_answer("3 weeks [1].", [walk], "How many days did the strike last?").sentences[0].supported
     assert check_answer("300 jobs, 40 miles away [1].", [walk], "How many jobs were lost?").sentences[0].supported
     assert not check_answer("40 miles [1].", [walk], "How many jobs were lost?").sentences[0].supported
+    share = make_evidence(1, "Turnout was 51% and 2,000 soldiers voted.")
+    assert not check_answer("51% [1]", [share], "How many soldiers voted?").sentences[0].supported
+    assert check_answer("51% [1]", [share], "How many percent turned out?").sentences[0].supported
+    assert check_answer("2,000 soldiers [1]", [share], "How many soldiers voted?").sentences[0].supported
 
 
 def test_a_number_must_count_the_same_thing_in_the_passage():

@@ -70,6 +70,14 @@ def test_common_words_weigh_little_and_names_much(retriever):
     assert terms.weight("zzzunknown") >= terms.weight(name)  # a term in no chunk weighs most
 
 
+def test_function_words_of_a_question_need_not_stand_in_the_passage(retriever):
+    """Words that only frame the question ("between", "other", "during") pin nothing down."""
+    chunk = next(c for c in retriever.chunks if c.article_id == "football.txt")
+    framed = "What did Tom Reed say about the team during the derby between Rovers and the other club?"
+    cover = retriever.cover(framed, chunk)
+    assert cover.missing == ("club",) and cover.enough(COVER_MIN)
+
+
 class RecordingModel:
     """Counts the prompts the pipeline sends; replies with the best passage's first sentence."""
 
