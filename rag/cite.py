@@ -145,7 +145,8 @@ def support(
     missing_names = _names_missing(names_in(claim), context) if "names" not in off else set()
     if missing_names:
         return False, 0.0, f"name(s) {sorted(missing_names)} not in passage [{evidence.number}]"
-    words = content_words(claim) - content_words(question)
+    # The question's words need no support, unless they are all the answer says.
+    words = content_words(claim) - content_words(question) or content_words(claim)
     if not words:
         return True, 0.5, ""
     overlap = len(words & content_words(passage + " " + header)) / len(words)
@@ -287,7 +288,8 @@ def check_answer(
         quoted = _deciding_sentence([by_number[n] for n in cited_overall] or evidence)
         if quoted is not None:
             number, span, text = quoted
-            checked.sentences = [CheckedSentence(f'"{text}" [{number}]', [number], True)]
+            # Typographic quotes around it: the sentence may hold straight ones of its own.
+            checked.sentences = [CheckedSentence(f"“{text}” [{number}]", [number], True)]
             checked.text = checked.sentences[0].text
             e = by_number[number]
             citations = {(number, span): Citation(number, e, text, span[0], span[1])}

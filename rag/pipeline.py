@@ -1,12 +1,16 @@
-"""Where a question becomes a cited answer: retrieve -> focus -> generate -> check citations.
+"""Where a question becomes a cited answer: retrieve -> cover -> focus -> generate -> check citations.
 
-The model reads in up to three steps, and stops at the first that gives a supported answer:
-1. the best passage alone: beside other passages a 1.5B model often takes the wrong name or number
-   from them (shown only the sentence that holds the answer, it answers 96% of the BBC set's dev part);
-2. the best three passages, when the best one alone gives no supported answer;
-3. the next three, when it finds no answer in those (on the BBC set's dev part the answer sat in passage
-   3-5 for most such refusals).
+1. retrieve: a role the question names ("the NATO chief") gets its person's name added (rag.roles, stored
+   at index time); BM25 and dense scores fused, re-ranked by each passage's best sentence (rag.retrieve);
+2. cover: only a passage holding most of the question's specific terms, and every year it gives, may
+   answer it (rag.coverage); when none does, the answer is a refusal naming the missing words, unread;
+3. read, at most twice: the best passage alone (beside other passages a 1.5B model often takes the wrong
+   name or number from them), then, when that gives no supported answer, the best covering passages
+   together; the refusal and a yes/no verdict are decided from the first token's probabilities;
+4. check: every answer sentence must stand in the passage it cites (rag.cite); a yes/no verdict rests
+   on the quoted sentence of the passage it cites.
 
+Every step beyond plain retrieval and reading is a named rule (rag.rules) that can be switched off.
 Questions about the collection itself ("how many articles mention X?") are counted from the index
 instead (rag.collection): no passage-reading model can count articles.
 

@@ -142,3 +142,11 @@ def test_a_number_must_count_the_same_thing_in_the_passage():
     assert check_answer("10 factories are moving [1].", [plants], factories).sentences[0].supported  # 10 of ...
     assert check_answer("About 10 plants [1].", [plants], factories).sentences[0].supported
     assert not check_answer("27 offices are moving [1].", [plants], "How many offices?").sentences[0].supported
+
+
+def test_an_answer_made_only_of_the_questions_words_needs_them_in_the_passage():
+    """The question's words need no support beside an answer's own, but alone they are a claim like any."""
+    board = make_evidence(1, "The board met on Monday. It rejected the offer from Calder Bank.")
+    assert support("The board rejected the offer [1].", board, "Did the board reject the offer?")[0]
+    assert not support("The mayor visited the zoo [1].", board, "Did the mayor visit the zoo?")[0]
+    assert support("It rejected the offer from Calder Bank [1].", board, "Was the offer rejected?")[0]

@@ -54,7 +54,7 @@ def _key_evidence():
 def test_the_verdict_leads_and_the_passage_sentence_it_rests_on_is_quoted(reply):
     """Whatever the reply restates after its verdict, the answer quotes the passage: verifiable as it stands."""
     checked = check_answer(reply, [_key_evidence()], "Did the board accept the offer?")
-    assert checked.text == 'No. "It rejected the offer, saying it undervalued the firm." [1]'
+    assert checked.text == "No. “It rejected the offer, saying it undervalued the firm.” [1]"
     assert checked.sentences and all(s.supported for s in checked.sentences)
     assert checked.citations and checked.citations[0].quote.startswith("It rejected the offer")
 
