@@ -47,7 +47,6 @@ from rag.index_store import Index, load_index
 from rag.llm import LocalModel, get_model
 from rag.retrieve import Filters, Retriever, bm25_terms
 from rag.rules import RULES, check_names
-from rag.speakers import SPEECH_VERBS, speech_subjects
 
 MAX_QUESTION_CHARS = 1000
 ANSWER_TOKENS = 80  # one or two short sentences; longer replies were rambling and made p95 long
@@ -62,32 +61,6 @@ def _words_for(question: str, covers: list[Cover]) -> str:
     words = re.findall(r"[\w'’-]+", question)
     plain = [next((w for w in words if bm25_terms([w.lower()])[0][:1] == [term]), term) for term in missing]
     return " or ".join(f'"{w}"' for w in plain) or "what the question asks about"
-
-
-def unquoted_people(question: str, evidence: list[Evidence], quoted_anywhere: set[str] = frozenset()) -> list[str]:
-    """People a what-did-X-say question asks about who appear in the passages but never speak there.
-
-    A small model asked what someone said, with passages that only mention that person, tends to
-    put someone else's words in their mouth; the speakers recorded at index time rule that out.
-    Only people quoted nowhere in the corpus count: for anyone else retrieval may simply have missed
-    the passage, and the model's answer is checked anyway.
-    """
-    text = " ".join(e.text for e in evidence)
-    speakers = " ".join(q.speaker or "" for e in evidence for q in e.quotes)
-    silent = []
-    for person in speech_subjects(question):
-        name = person.split()[-1]  # the surname carries the attribution ("Kushner said")
-        surname = re.escape(name)
-        if not re.search(rf"\b{surname}\b", text) or name in speakers or name.lower() in quoted_anywhere:
-            continue  # not a person of these passages, or quoted by them or elsewhere in the corpus
-        spoken = (
-            re.search(rf"\b{surname}\b[^.\"“]{{0,40}}?\b(?:{SPEECH_VERBS})\b", text)
-            or re.search(rf"\b(?:{SPEECH_VERBS})\s+(?:\w+\s+){{0,3}}{surname}\b", text)
-            or re.search(rf"according to [^.]{{0,30}}{surname}", text)
-        )
-        if not spoken:
-            silent.append(person)
-    return silent
 
 
 class QuestionError(ValueError):
@@ -280,10 +253,7 @@ class Pipeline:
 
         answer = Answer(question, searched, ABSTAIN_TEXT, abstained=True, evidence=evidence, asked=asked)
         best = max((e.relevance for e in evidence), default=0.0)
-        silent = unquoted_people(searched, evidence, set(self.retriever.quoted)) if on("silent_speaker") else []
-        if silent:
-            answer.text = f"The articles in the corpus do not quote {' or '.join(silent)} on this."
-        elif not covering:
+        if not covering:
             answer.text = f"{ABSTAIN_TEXT} None of the closest passages mentions {_words_for(pinned, covers)}."
         elif best >= self.settings.min_relevance or not on("min_relevance"):
             # At most two reads: the best passage alone, then the best ones together (with the next ones,

@@ -78,56 +78,10 @@ def test_money_abbreviations_equal_spelled_out_amounts():
     assert not support("Barclaycard made £801 [3].", barclays)[0]
 
 
-def test_a_passage_about_none_of_the_names_asked_about_supports_no_answer():
-    question = "What transfer fee did Celtic pay Middlesbrough for Juninho?"
-    gerrard = make_evidence(1, "£50m would allow Rafa to rebuild the squad.", title="Parry firm over Gerrard")
-    juninho = make_evidence(2, "Celtic signed Juninho for £50m.", title="Mexicans tracking Juninho", article_id="b.txt")
-    verdict = support("£50m [1].", gerrard, question)
-    assert not verdict[0] and "mentions none of" in verdict[2]
-    assert support("£50m [2].", juninho, question)[0]
-    checked = check_answer("Celtic paid £50m [1].", [gerrard, juninho], question)
-    assert checked.sentences[0].supported and checked.sentences[0].markers == [2]
-    # One name alone may be paraphrased in the passage ("GSK" for GlaxoSmithKline): not enforced; a first
-    # name and surname are one name.
-    truants = make_evidence(4, "Serial truants avoid class despite government schemes costing £885m.")
-    assert support("£885m [4].", truants, "How much have truancy schemes cost, according to Ruth Kelly?")[0]
-    glaxo = make_evidence(3, "GlaxoSmithKline abandoned its obesity drug, called 771, after trials.")
-    assert support("The drug was called 771 [3].", glaxo, "What was the obesity drug GSK abandoned called?")[0]
-
-
 def test_number_word_opening_a_sentence_is_a_number_not_a_name():
     chelsea = make_evidence(4, "Chelsea finished the game with seven able-bodied players.")
     assert names_in("Seven able-bodied players.") == set()
     assert support("Seven able-bodied players [4].", chelsea, "How many able-bodied players did Chelsea have?")[0]
-
-
-def test_an_answer_about_another_year_than_the_one_asked_is_unsupported():
-    films = make_evidence(1, "Screen Daily counted 27 British films shot in the UK in 2004, against 45 in 2003.")
-    question = "How many British films were shot in the UK in 2004?"
-    wrong = check_answer("45 in 2003 [1].", [films], question)
-    assert not wrong.sentences[0].supported and "2003" in wrong.sentences[0].reason
-    assert check_answer("27 British films were shot in 2004 [1].", [films], question).sentences[0].supported
-    assert check_answer("27, against 45 in 2003 [1].", [films], "How many films were shot?").sentences[0].supported
-
-
-def test_a_count_given_in_hours_miles_or_percent_does_not_answer_how_many_of_something_else():
-    """ "5 hours" passed as the answer to "how many pages": a number the passage holds, of the wrong thing."""
-    pages = "How many pages long is the US peace proposal?"
-    wrong = check_answer("5 hours [1]", [USHAKOV], pages)
-    assert not wrong.sentences[0].supported and "hours, not pages" in wrong.sentences[0].reason
-    assert (
-        check_answer("The talks lasted five hours [1].", [USHAKOV], "How many hours did the talks last?")
-        .sentences[0]
-        .supported
-    )
-    walk = make_evidence(1, "The strike lasted 3 weeks and cost 300 jobs at the plant, 40 miles from York.")
-    assert check_answer("3 weeks [1].", [walk], "How many days did the strike last?").sentences[0].supported
-    assert check_answer("300 jobs, 40 miles away [1].", [walk], "How many jobs were lost?").sentences[0].supported
-    assert not check_answer("40 miles [1].", [walk], "How many jobs were lost?").sentences[0].supported
-    share = make_evidence(1, "Turnout was 51% and 2,000 soldiers voted.")
-    assert not check_answer("51% [1]", [share], "How many soldiers voted?").sentences[0].supported
-    assert check_answer("51% [1]", [share], "How many percent turned out?").sentences[0].supported
-    assert check_answer("2,000 soldiers [1]", [share], "How many soldiers voted?").sentences[0].supported
 
 
 def test_a_number_must_count_the_same_thing_in_the_passage():
@@ -150,3 +104,28 @@ def test_an_answer_made_only_of_the_questions_words_needs_them_in_the_passage():
     assert support("The board rejected the offer [1].", board, "Did the board reject the offer?")[0]
     assert not support("The mayor visited the zoo [1].", board, "Did the mayor visit the zoo?")[0]
     assert support("It rejected the offer from Calder Bank [1].", board, "Was the offer rejected?")[0]
+
+
+def test_a_quote_is_supported_only_as_the_words_of_the_person_the_passage_gives_it_to():
+    """The passage's speakers and roles are read at index time (rag.speakers, rag.roles)."""
+    from dataclasses import replace
+
+    from rag.roles import extract_roles
+    from rag.speakers import extract_quotes
+
+    text = (
+        'Finance minister Anna Berg said "the budget is balanced at last" on Monday. '
+        'Opposition leader Tom Hale called it "a work of fiction from start to finish".'
+    )
+    evidence = make_evidence(1, text)
+    spans = evidence.sentences
+    evidence.chunk = replace(evidence.chunk, quotes=extract_quotes(text, spans), roles=extract_roles(text, spans))
+    question = "What did Tom Hale say about the budget?"
+    wrong = check_answer('Tom Hale said "the budget is balanced at last" [1].', [evidence], question)
+    assert not wrong.sentences[0].supported and "Anna Berg's" in wrong.sentences[0].reason
+    right = check_answer('Tom Hale said it was "a work of fiction from start to finish" [1].', [evidence], question)
+    assert right.sentences[0].supported
+    for right in ['Anna Berg said "the budget is balanced at last" [1].',
+                  'The Finance Minister said "the budget is balanced at last" [1].',
+                  'She said "the budget is balanced at last" [1].']:  # fmt: skip
+        assert check_answer(right, [evidence], "What did the minister say?").sentences[0].supported, right

@@ -164,24 +164,21 @@ class CountingReads:
         yield from self.model.stream_chat(messages, **options)
 
 
-def test_looking_further_does_not_answer_an_unanswerable_question(seed_index, default_model):
-    """A wider second read must not turn an honest abstention into an answer stitched from loose text, and a
-    refusal costs at most one read more than an answer from the best passage."""
+def test_a_refusal_costs_at_most_one_read_more_than_an_answer(seed_index, default_model):
+    """A question the article covers but does not answer is refused after the best passage alone and, at
+    most, one wider read; the closest passages are still shown."""
     model = CountingReads(default_model)
-    pipeline = Pipeline(seed_index, local_model=model, settings=Settings(rules_off={"coverage"}))
-    answer = pipeline.answer("How many soldiers has Russia lost in the war?")
-    assert answer.abstained and answer.citations == [] and model.reads == 2
-    assert answer.evidence  # the closest passages are still shown
+    pipeline = Pipeline(seed_index, local_model=model)
+    answer = pipeline.answer("What did Ushakov say about the interpreter?")
+    assert answer.abstained and answer.citations == [] and 1 <= model.reads <= 2
+    assert answer.evidence
 
 
-def test_a_number_of_the_wrong_thing_is_not_an_answer(seed_index, default_model):
-    """Made to answer, the real model gives a number the article holds for something else ("5 hours",
-    or "3 pages long" from "the past three years"); the check rejects it, so the answer is an abstention."""
-    from rag.text import numbers_in
-
-    # Never refuse, and read whatever retrieval found: the check alone must decide.
-    settings = Settings(refusal_threshold=1.01, rules_off={"second_look", "coverage"})
-    pipeline = Pipeline(seed_index, local_model=default_model, settings=settings)
+def test_a_question_about_what_the_articles_never_mention_is_refused_unread(seed_index, default_model):
+    """Even a model made never to refuse is not asked how many pages the proposal runs to: no passage
+    mentions pages, and a number from the article would count something else ("5 hours")."""
+    model = CountingReads(default_model)
+    pipeline = Pipeline(seed_index, local_model=model, settings=Settings(refusal_threshold=1.01))
     answer = pipeline.answer("How many pages long is the US peace proposal?")
-    assert numbers_in(answer.raw)  # the model did offer a number
-    assert answer.abstained and answer.citations == []
+    assert answer.abstained and answer.citations == [] and model.reads == 0
+    assert "pages" in answer.text
