@@ -30,9 +30,11 @@ class CachedModel:
         if self.path.exists():
             with open(self.path, encoding="utf-8") as handle:
                 for line in handle:
-                    if line.strip():
+                    try:
                         entry = json.loads(line)
-                        self._replies[entry["key"]] = entry
+                    except json.JSONDecodeError:
+                        continue  # a line cut short by a run that was stopped: that reply is asked again
+                    self._replies[entry["key"]] = entry
 
     @property
     def context_tokens(self) -> int:

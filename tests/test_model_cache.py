@@ -53,3 +53,13 @@ def test_a_gate_decision_is_replayed_and_a_gate_with_another_threshold_reads_ane
     assert replayed.probability == 0.9 and replayed.refused
     _read(cached, RefusalGate([7], 0.95))
     assert inner.calls == 2
+
+
+def test_a_line_cut_short_by_a_stopped_run_is_skipped_and_asked_again(tmp_path):
+    inner = CountingModel()
+    path = tmp_path / "replies.jsonl"
+    _read(CachedModel(inner, path))
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('{"key": "abc", "pieces": ["cut')  # the process was killed mid-line
+    again = CachedModel(inner, path)
+    assert _read(again) == ["NOT", " IN", " ARTICLES"] and inner.calls == 1
