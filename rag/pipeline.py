@@ -76,7 +76,6 @@ class Answer:
     evidence: list[Evidence] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
     sentences: list[CheckedSentence] = field(default_factory=list)
-    asked: str = ""  # the standalone question the model answers and the check holds it to (else `searched`)
     raw: str = ""  # what the model wrote, before checking
     refusal_p: float | None = None  # of replying NOT IN ARTICLES, in the last read (RefusalGate)
     yes_p: float | None = None  # of "Yes" against "No" for a yes/no question, in the last read (RefusalGate)
@@ -237,13 +236,8 @@ class Pipeline:
             yield from self._count_mentions(question, searched, term, filters, started)
             return
         on = self.settings.on
-        asked = pinned = searched  # pinned: what the passages must cover, a role phrase standing for its person
-        for phrase, person in self.retriever.people_named_by_role(searched):
-            searched = searched.replace(phrase, f"{phrase} ({person})", 1)
-            pinned = pinned.replace(phrase, person, 1)
         passages = self.retriever.search(searched, k=2 * self.settings.top_k, filters=filters)
-        # A passage covers the question with the person named or as asked (a role may be resolved wrongly).
-        covers = [self._cover(p, pinned, asked) for p in passages] if on("coverage") else []
+        covers = [self.retriever.cover(searched, p.chunk) for p in passages] if on("coverage") else []
         # Only a passage that covers the question may answer it: the model never reads the others.
         covering = [p for p, c in zip(passages, covers, strict=True) if c.enough(COVER_MIN)] if covers else passages
         evidence = self._focus(covering[: self.settings.top_k] or passages[: self.settings.top_k], searched)
@@ -251,10 +245,10 @@ class Pipeline:
         timings = {"retrieval_s": time.perf_counter() - started}
         yield Retrieved(searched, evidence)
 
-        answer = Answer(question, searched, ABSTAIN_TEXT, abstained=True, evidence=evidence, asked=asked)
+        answer = Answer(question, searched, ABSTAIN_TEXT, abstained=True, evidence=evidence)
         best = max((e.relevance for e in evidence), default=0.0)
         if not covering:
-            answer.text = f"{ABSTAIN_TEXT} None of the closest passages mentions {_words_for(pinned, covers)}."
+            answer.text = f"{ABSTAIN_TEXT} None of the closest passages mentions {_words_for(searched, covers)}."
         elif best >= self.settings.min_relevance or not on("min_relevance"):
             # At most two reads: the best passage alone, then the best ones together (with the next ones,
             # if "second_look"), so a refusal costs one read more than an answer from the best passage.
@@ -283,18 +277,13 @@ class Pipeline:
         """The model's checked answer from these passages alone, no retrieval: `rag.evaluate --gold-passage`
         measures the reader by itself this way."""
         started = time.perf_counter()
-        answer = Answer(question, question, ABSTAIN_TEXT, abstained=True, evidence=evidence, asked=question)
+        answer = Answer(question, question, ABSTAIN_TEXT, abstained=True, evidence=evidence)
         timings = {"retrieval_s": 0.0}
         for _ in self._generate(answer, evidence, self.retriever.speakers_in(question), timings, started):
             pass
         timings["total_s"] = time.perf_counter() - started
         answer.timings = timings
         return answer
-
-    def _cover(self, passage, *questions: str) -> Cover:
-        """The passage's best cover of the question in any of its forms."""
-        covers = [self.retriever.cover(q, passage.chunk) for q in dict.fromkeys(questions)]
-        return max(covers, key=lambda c: (c.enough(COVER_MIN), c.share))
 
     def _focus(self, passages, searched: str) -> list[Evidence]:
         return focus(
@@ -304,13 +293,13 @@ class Pipeline:
     def _generate(
         self, answer: Answer, evidence: list[Evidence], speakers: set[str], timings: dict, started: float
     ) -> Iterator[Token]:
-        """The model's answer to `answer.asked` from `evidence`, streamed, then checked into `answer`."""
-        length = YES_NO_TOKENS if is_yes_no(answer.asked) else ANSWER_TOKENS
+        """The model's answer to `answer.searched` from `evidence`, streamed, then checked into `answer`."""
+        length = YES_NO_TOKENS if is_yes_no(answer.searched) else ANSWER_TOKENS
         budget = self.model.context_tokens - length - 64
-        evidence = fit_to_context(answer.asked, evidence, self.model.count_tokens, budget, speakers)
+        evidence = fit_to_context(answer.searched, evidence, self.model.count_tokens, budget, speakers)
         refusals = [self.model.first_token(text) for text in (NOT_FOUND, NOT_FOUND.capitalize())]
         verdicts = None
-        if is_yes_no(answer.asked) and self.settings.on("verdict_gate"):
+        if is_yes_no(answer.searched) and self.settings.on("verdict_gate"):
             verdicts = tuple([self.model.first_token(w) for w in forms] for forms in (("Yes", "yes"), ("No", "no")))
         gate = (
             RefusalGate(refusals, self.settings.refusal_threshold, verdicts, self.settings.yes_threshold)
@@ -319,7 +308,7 @@ class Pipeline:
         )
         speakers = speakers if self.settings.on("quotes_block") else set()
         pieces: list[str] = []
-        with closing(stream_answer(self.model, answer.asked, evidence, speakers, length, gate)) as stream:
+        with closing(stream_answer(self.model, answer.searched, evidence, speakers, length, gate)) as stream:
             for piece in stream:
                 if not pieces:
                     timings.setdefault("first_token_s", time.perf_counter() - started)
@@ -365,7 +354,7 @@ class Pipeline:
                 if n in numbers
             ]
             return
-        checked = check_answer(answer.raw, evidence, answer.asked, self.settings.rules_off)
+        checked = check_answer(answer.raw, evidence, answer.searched, self.settings.rules_off)
         if not checked.sentences:
             return
         if not any(s.supported for s in checked.sentences):

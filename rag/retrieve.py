@@ -23,7 +23,6 @@ from rag.chunking import Chunk, text_for_embedding
 from rag.coverage import Cover, TermIndex
 from rag.embedding import Embedder, get_embedder
 from rag.index_store import Index
-from rag.roles import asked_roles
 from rag.rules import RULES
 from rag.speakers import HEADLINE_QUESTION, SPEECH_QUESTION
 from rag.text import content_words
@@ -53,8 +52,6 @@ MODES = ("hybrid", "rrf", "dense", "bm25")
 # A role phrase of the question ("the Kremlin adviser") names the person whose stored role it matches best
 # (cosine of the two phrases: "Kremlin adviser" ~ "Putin's foreign policy advisor" 0.62), when no one
 # else's role comes within the margin.
-ROLE_MATCH = 0.6
-ROLE_MARGIN = 0.08
 
 
 @dataclass(frozen=True)
@@ -166,31 +163,6 @@ class Retriever:
         pattern = r"[\w'’-]+" if question.islower() else r"[A-Z][\w'’-]+"
         words = {w.lower().replace("’", "'").removesuffix("'s") for w in re.findall(pattern, question)}
         return {w for w in words if w in self.quoted}
-
-    def people_named_by_role(self, question: str) -> list[tuple[str, str]]:
-        """(role phrase, person) for each role phrase of the question that stands for one person: "the
-        Kremlin adviser" -> "Yuri Ushakov". The candidates are the chunks that match the question best; the
-        roles are those stored with them at index time (rag.roles)."""
-        asked = asked_roles(question) if "roles" in self.lifts else []
-        if not asked or not self.chunks:
-            return []
-        query = self.embedder.encode([question])[0]
-        rows = dict.fromkeys(self._dense(query, CANDIDATES)[0] + self._keyword(question, CANDIDATES)[0])
-        pairs = list(dict.fromkeys((r.person, r.role) for row in rows for r in self.chunks[row].roles))
-        if not pairs:
-            return []
-        vectors = self.embedder.encode(asked + [role for _, role in pairs])
-        similarity = vectors[: len(asked)] @ vectors[len(asked) :].T
-        named = []
-        for phrase, scores in zip(asked, similarity, strict=True):
-            best = int(np.argmax(scores))
-            person = pairs[best][0]
-            others = [float(s) for (who, _), s in zip(pairs, scores, strict=True) if who != person]
-            margin = scores[best] - max(others, default=0.0)
-            if scores[best] < ROLE_MATCH or margin < ROLE_MARGIN or person.split()[-1] in question:
-                continue
-            named.append((phrase, person))
-        return named
 
     def cover(self, question: str, chunk: Chunk) -> Cover:
         """How much of what the question pins down the chunk holds (rag.coverage)."""

@@ -618,9 +618,3 @@ def role_line(roles: list[Role]) -> str:
         kept = [d for d in descriptions if not any(d.lower() in o.lower() and d != o for o in descriptions)]
         parts.append(f"{person}: {'; '.join(kept)}.")
     return " ".join(parts)
-
-
-def asked_roles(question: str) -> list[str]:
-    """The role phrases a question names people by ("What did the Kremlin adviser say?" -> "Kremlin
-    adviser"), without their determiner; the same shapes as role phrases in articles."""
-    return [_DETERMINER.sub("", m.group("role")) for m in _FREE_ROLE.finditer(question)]

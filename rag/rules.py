@@ -26,9 +26,6 @@ RULES: dict[str, Rule] = {
         Rule("answer_kind_lift", "retrieve", "a sentence holding the kind of fact asked for ranks higher"),
         Rule("speaker_lift", "retrieve", "a passage quoting the person a who-said-what question names ranks higher"),
         Rule("outlet_lift", "retrieve", "a passage from an outlet the question names as its source ranks first"),
-        Rule(
-            "roles", "retrieve", "a person the question names by role is named by name too (roles stored at index time)"
-        ),
         Rule("recency_lift", "retrieve", "a question asking for the latest ranks newer articles higher"),
         Rule("coverage", "read", "only a passage holding most of what the question pins down may answer it"),
         # Reading: what the model is shown, and when it may refuse.
