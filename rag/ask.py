@@ -40,7 +40,6 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     parser.add_argument("--no-check", action="store_true", help="keep the model's citations unchecked")
-    parser.add_argument("--min-relevance", type=float, default=defaults.min_relevance)
     parser.add_argument(
         "--refusal-threshold",
         type=float,
@@ -71,7 +70,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
         focused=not args.full_passages,
         windows=args.windows,
         check=not args.no_check,
-        min_relevance=args.min_relevance,
         refusal_threshold=args.refusal_threshold,
         yes_threshold=args.yes_threshold,
         rules_off=frozenset(args.rule_off),

@@ -161,7 +161,6 @@ class Settings:
     focused: bool = True  # narrow passages to their best sentences
     windows: tuple[int, ...] = (2, 1, 0)  # neighbours kept each side of the best sentence, by passage rank
     check: bool = True  # verify and repair citations
-    min_relevance: float = 0.15  # below this best sentence match (see Retriever._sentence_scores), abstain at once
     refusal_threshold: float = 0.5  # see RefusalGate (rule "refusal_gate")
     yes_threshold: float = 0.75  # see RefusalGate (rule "verdict_gate"); the default model leans to "Yes"
     rules_off: frozenset[str] = frozenset()  # rules switched off by name (rag.rules)
@@ -246,10 +245,9 @@ class Pipeline:
         yield Retrieved(searched, evidence)
 
         answer = Answer(question, searched, ABSTAIN_TEXT, abstained=True, evidence=evidence)
-        best = max((e.relevance for e in evidence), default=0.0)
         if not covering:
             answer.text = f"{ABSTAIN_TEXT} None of the closest passages mentions {_words_for(searched, covers)}."
-        elif best >= self.settings.min_relevance or not on("min_relevance"):
+        else:
             # At most two reads: the best passage alone, then the best ones together (with the next ones,
             # if "second_look"), so a refusal costs one read more than an answer from the best passage.
             if on("best_alone") and len(covering) > 1:

@@ -35,7 +35,6 @@ RULES: dict[str, Rule] = {
         Rule(
             "verdict_gate", "read", "a yes/no verdict is 'Yes' only when its share of the yes-or-no probability is high"
         ),
-        Rule("min_relevance", "read", "no passage matches the question at all: abstain without reading"),
         Rule("second_look", "read", "the second read takes in the passages after the best ones too"),
         # Checks: when an answer sentence counts as supported by the passage it cites.
         Rule("verbatim_quotes", "check", "a quoted span must stand in the passage word for word"),
