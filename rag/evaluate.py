@@ -71,8 +71,7 @@ def gold_passage(
         return None
     _, _, best, chunk = min(holding, key=lambda h: h[:2])
     spans = chunk.sentences[max(0, best - window) : best + window + 1]
-    quotes = [q for q in chunk.quotes if q.start >= spans[0][0] and q.end <= spans[-1][1]]
-    return Evidence(1, chunk, spans[0][0], spans[-1][1], list(spans), 1.0, 1.0, quotes, [1.0] * len(quotes))
+    return Evidence(1, chunk, spans[0][0], spans[-1][1], list(spans), 1.0, 1.0, key=best - max(0, best - window))
 
 
 def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True, gold: bool = False) -> dict:

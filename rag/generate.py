@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,7 +17,6 @@ from rag.answer_type import is_yes_no
 from rag.chunking import Chunk
 from rag.embedding import Embedder
 from rag.retrieve import Passage
-from rag.speakers import Quote
 
 NOT_FOUND = "NOT IN ARTICLES"
 
@@ -55,8 +54,6 @@ class Evidence:
     sentences: list[tuple[int, int]]
     score: float  # retrieval score of the chunk
     relevance: float  # best question-sentence match inside the span (see Retriever._sentence_scores)
-    quotes: list[Quote] = field(default_factory=list)  # most relevant first
-    quote_relevance: list[float] = field(default_factory=list)  # match of the sentence each quote starts in
     key: int = 0  # index in `sentences` of the sentence matching the question best (the one `relevance` is of)
 
     @property
@@ -117,9 +114,6 @@ def focus(
                 last -= 1
         chosen = spans[first : last + 1]
         shown.update((passage.chunk.article_id, span) for span in chosen)
-        quotes = [q for q in passage.chunk.quotes if q.start >= chosen[0][0] and q.end <= chosen[-1][1]]
-        relevance = [_quote_relevance(q, spans, scores) for q in quotes]
-        ranked = sorted(range(len(quotes)), key=lambda i: -relevance[i])
         evidence.append(
             Evidence(
                 number=len(evidence) + 1,
@@ -129,19 +123,10 @@ def focus(
                 sentences=list(chosen),
                 score=passage.score,
                 relevance=float(scores[best]),
-                quotes=[quotes[i] for i in ranked],
-                quote_relevance=[relevance[i] for i in ranked],
                 key=best - first,
             )
         )
     return evidence
-
-
-def _quote_relevance(quote: Quote, spans: list[tuple[int, int]], scores) -> float:
-    return max(
-        (float(scores[i]) for i, (start, end) in enumerate(spans) if start < quote.end and quote.start < end),
-        default=0.0,
-    )
 
 
 def _header(evidence: Evidence) -> str:
@@ -149,27 +134,17 @@ def _header(evidence: Evidence) -> str:
     return f'[{evidence.number}] "{evidence.chunk.title}"' + (f" ({details})" if details else "")
 
 
-def user_message(question: str, evidence: list[Evidence], speakers: set[str] | None = None) -> str:
+def user_message(question: str, evidence: list[Evidence]) -> str:
     blocks = [f"{_header(e)}\n{e.text_for_model()}" for e in evidence]
-    matching = [
-        (relevance, e.number, quote)
-        for e in evidence
-        for quote, relevance in zip(e.quotes, e.quote_relevance or [0.0] * len(e.quotes), strict=True)
-        if quote.speaker and speakers and any(n in quote.speaker.lower().split() for n in speakers)
-    ]
-    # The quote nearest the question first: a small model tends to repeat the first one it sees.
-    matching.sort(key=lambda item: (-item[0], item[1]))
-    quoted = [f'[{number}] {quote.speaker}: "{quote.text}"' for _, number, quote in matching]
-    extra = ("\n\nQuotes in these passages:\n" + "\n".join(quoted)) if quoted else ""
     # A yes/no question is answered as one: the verdict first, then the passage's words that settle it.
     ask = f"\n\nQuestion: {question}" + (f"\n{YES_NO_INSTRUCTION}" if is_yes_no(question) else "")
-    return "Passages:\n\n" + "\n\n".join(blocks) + extra + ask
+    return "Passages:\n\n" + "\n\n".join(blocks) + ask
 
 
-def messages_for(question: str, evidence: list[Evidence], speakers: set[str] | None = None) -> list[dict]:
+def messages_for(question: str, evidence: list[Evidence]) -> list[dict]:
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user_message(question, evidence, speakers)},
+        {"role": "user", "content": user_message(question, evidence)},
     ]
 
 
@@ -178,13 +153,12 @@ def fit_to_context(
     evidence: list[Evidence],
     count_tokens,
     budget: int,
-    speakers: set[str] | None = None,
 ) -> list[Evidence]:
     """Drop the lowest-ranked passages, then trailing sentences, until the prompt fits the budget."""
     kept = list(evidence)
 
     def size() -> int:
-        return sum(count_tokens(m["content"]) + 8 for m in messages_for(question, kept, speakers))
+        return sum(count_tokens(m["content"]) + 8 for m in messages_for(question, kept))
 
     while kept and size() > budget:
         last = kept[-1]
@@ -284,11 +258,10 @@ def stream_answer(
     model,
     question: str,
     evidence: list[Evidence],
-    speakers: set[str] | None = None,
     max_tokens: int = 120,
     gate: RefusalGate | None = None,
 ) -> Iterator[str]:
-    messages = messages_for(question, evidence, speakers)
+    messages = messages_for(question, evidence)
     yield from model.stream_chat(messages, max_tokens=max_tokens, logits_processor=gate)
 
 

@@ -240,7 +240,6 @@ class Pipeline:
         # Only a passage that covers the question may answer it: the model never reads the others.
         covering = [p for p, c in zip(passages, covers, strict=True) if c.enough(COVER_MIN)] if covers else passages
         evidence = self._focus(covering[: self.settings.top_k] or passages[: self.settings.top_k], searched)
-        speakers = self.retriever.speakers_in(searched)
         timings = {"retrieval_s": time.perf_counter() - started}
         yield Retrieved(searched, evidence)
 
@@ -252,7 +251,7 @@ class Pipeline:
             # if "second_look"), so a refusal costs one read more than an answer from the best passage.
             if on("best_alone") and len(covering) > 1:
                 streamed = False
-                for token in self._generate(answer, evidence[:1], speakers, timings, started):
+                for token in self._generate(answer, evidence[:1], timings, started):
                     streamed = True
                     yield token
                 answer.best_alone = not answer.abstained
@@ -264,7 +263,7 @@ class Pipeline:
                     evidence = answer.evidence = self._focus(wider, searched)
                     answer.looked_further = True
                     yield Retrieved(searched, evidence)
-                yield from self._generate(answer, evidence, speakers, timings, started)
+                yield from self._generate(answer, evidence, timings, started)
                 answer.best_alone = len(evidence) == 1 and not answer.abstained
         timings.setdefault("first_token_s", time.perf_counter() - started)
         timings["total_s"] = time.perf_counter() - started
@@ -277,7 +276,7 @@ class Pipeline:
         started = time.perf_counter()
         answer = Answer(question, question, ABSTAIN_TEXT, abstained=True, evidence=evidence)
         timings = {"retrieval_s": 0.0}
-        for _ in self._generate(answer, evidence, self.retriever.speakers_in(question), timings, started):
+        for _ in self._generate(answer, evidence, timings, started):
             pass
         timings["total_s"] = time.perf_counter() - started
         answer.timings = timings
@@ -289,12 +288,12 @@ class Pipeline:
         )
 
     def _generate(
-        self, answer: Answer, evidence: list[Evidence], speakers: set[str], timings: dict, started: float
+        self, answer: Answer, evidence: list[Evidence], timings: dict, started: float
     ) -> Iterator[Token]:
         """The model's answer to `answer.searched` from `evidence`, streamed, then checked into `answer`."""
         length = YES_NO_TOKENS if is_yes_no(answer.searched) else ANSWER_TOKENS
         budget = self.model.context_tokens - length - 64
-        evidence = fit_to_context(answer.searched, evidence, self.model.count_tokens, budget, speakers)
+        evidence = fit_to_context(answer.searched, evidence, self.model.count_tokens, budget)
         refusals = [self.model.first_token(text) for text in (NOT_FOUND, NOT_FOUND.capitalize())]
         verdicts = None
         if is_yes_no(answer.searched) and self.settings.on("verdict_gate"):
@@ -304,9 +303,8 @@ class Pipeline:
             if self.settings.on("refusal_gate")
             else None
         )
-        speakers = speakers if self.settings.on("quotes_block") else set()
         pieces: list[str] = []
-        with closing(stream_answer(self.model, answer.searched, evidence, speakers, length, gate)) as stream:
+        with closing(stream_answer(self.model, answer.searched, evidence, length, gate)) as stream:
             for piece in stream:
                 if not pieces:
                     timings.setdefault("first_token_s", time.perf_counter() - started)

@@ -30,7 +30,6 @@ RULES: dict[str, Rule] = {
         Rule("coverage", "read", "only a passage holding most of what the question pins down may answer it"),
         # Reading: what the model is shown, and when it may refuse.
         Rule("best_alone", "read", "the best passage is read alone first, the others only if it gives no answer"),
-        Rule("quotes_block", "read", "for a who-said-what question, the person's quotes are listed under the passages"),
         Rule("refusal_gate", "read", "the refusal is decided from its probability at the first token"),
         Rule(
             "verdict_gate", "read", "a yes/no verdict is 'Yes' only when its share of the yes-or-no probability is high"

@@ -1,9 +1,8 @@
 import numpy as np
 
-from rag.chunking import Chunk, split_sentences
-from rag.generate import RefusalGate, focus, is_not_found, user_message
+from rag.chunking import Chunk
+from rag.generate import RefusalGate, focus, is_not_found
 from rag.retrieve import Passage
-from rag.speakers import extract_quotes
 
 
 def logits_with(refusal: float, other: float = 0.0, size: int = 5) -> np.ndarray:
@@ -69,17 +68,3 @@ def test_every_spelling_of_the_refusal_counts_and_is_ruled_out_together():
     forced = RefusalGate(refusal_tokens=[0, 1], threshold=0.25)
     out = forced(np.array([]), logits_with(refusal=0.0, other=1.0))
     assert forced.refused and int(np.argmax(out)) == 0
-
-
-def test_the_speakers_quote_nearest_the_question_is_listed_first():
-    text = (
-        'Yuri Ushakov said the talks were "very useful and constructive." '
-        'But Ushakov said "So far, compromise has not been found."'
-    )
-    spans = split_sentences(text)
-    chunk = Chunk("a::0", "a", "A", "TVB News", "2025-12-03", 0, len(text), text, spans, extract_quotes(text, spans))
-    scores = [0.2, 0.9]  # the second sentence matches "what did Ushakov say about compromise" best
-    evidence = focus([Passage(chunk, 1.0, sentence_scores=scores)], "compromise?", embedder=None, windows=(2,))
-    message = user_message("What did Ushakov say about compromise?", evidence, {"ushakov"})
-    listed = message.split("Quotes in these passages:")[1]
-    assert listed.index("compromise has not been found") < listed.index("very useful and constructive")
