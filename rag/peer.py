@@ -295,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default="seeds", help="the article folder (symlinks followed)")
     parser.add_argument("--out", help="write the metrics and per-question records as JSON here")
     parser.add_argument("--limit", type=int, help="only the first N questions")
+    parser.add_argument("--stride", type=int, default=1, help="every Nth question: a quick sample over the set")
     parser.add_argument(
         "--split",
         choices=["all", "dev", "heldout"],
@@ -317,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         items = load_qa(args.qa)
         if args.split != "all":
             items = [i for i in items if is_held_out(i["id"]) == (args.split == "heldout")]
+        items = items[:: args.stride]
         items = items[: args.limit] if args.limit else items
         embedder_path = _resolve(DEFAULT_EMBEDDER)
         model_path = resolve_model_path(args.model)
