@@ -1,7 +1,7 @@
 """Where a question becomes a cited answer: retrieve -> cover -> focus -> generate -> check citations.
 
-1. retrieve: a role the question names ("the NATO chief") gets its person's name added (rag.roles, stored
-   at index time); BM25 and dense scores fused, re-ranked by each passage's best sentence (rag.retrieve);
+1. retrieve: BM25 and dense scores fused, re-ranked by each passage's best sentence (rag.retrieve); the
+   roles stored with each chunk at index time (rag.roles) are part of the text both read;
 2. cover: only a passage holding most of the question's specific terms, and every year it gives, may
    answer it (rag.coverage); when none does, the answer is a refusal naming the missing words, unread;
 3. read, at most twice: the best passage alone (beside other passages a 1.5B model often takes the wrong
