@@ -26,6 +26,7 @@ import numpy as np
 from rag.text import FUNCTION_WORDS
 
 YEAR = re.compile(r"(?:1[89]|20)\d\d")
+_WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,21 @@ class TermIndex:
 
     def terms(self, text: str) -> list[str]:
         """The text's terms as BM25 reads them (stemmed, without stop words), each once; without the words
-        that frame a question ("how", "did", "many"), which no answering passage needs to hold."""
-        return list(dict.fromkeys(t for t in self.tokenize([text])[0] if t and t not in self.framing))
+        that frame a question ("how", "did", "many"), which no answering passage needs to hold.
+
+        A term no chunk holds stays only when the question gives it as a name or a number (capitalised
+        or in digits, past its first word): a name the archive never mentions is something it cannot
+        answer about, while an ordinary word it never uses is more likely the question's own wording
+        ("discussions" for "talks"), and in a small archive such words would outweigh all the others.
+        """
+        named = {
+            term
+            for word in _WORD.findall(text)[1:]
+            if word[0].isupper() or word[0].isdigit()
+            for term in self.tokenize([word])[0]
+        }
+        found = (t for t in self.tokenize([text])[0] if t and t not in self.framing)
+        return list(dict.fromkeys(t for t in found if len(self._rows(t)) or t in named))
 
     def _rows(self, term: str) -> np.ndarray:
         column = self.vocabulary.get(term)

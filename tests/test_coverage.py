@@ -29,6 +29,9 @@ ARTICLES = {
     "cancelled and thousands of homes lost power for several hours.",
     "football.txt": "Rovers win derby\n\nRovers beat United 3-1 on Saturday. Manager Tom Reed said the team "
     "showed spirit and deserved the points.",
+    # What a real archive holds besides: the words of the nearby questions, said of other things.
+    "brief.txt": "News in brief\n\nA gas leak closed two streets in Leeds on Friday. The club will go to "
+    "the cup final.",
 }
 
 
@@ -45,10 +48,8 @@ def retriever(tmp_path_factory):
          "What were the profits of Halden Trucks in 2004?", "profits.txt"),
         ("year", "What were Carver Motors' profits in 2004?", "What were Carver Motors' profits in 2001?",
          "profits.txt"),
-        ("place", "How many jobs go at the Dunmore biscuit factory in Bristol?",
-         "How many jobs go at the Dunmore biscuit factory in Leeds?", "plant.txt"),
-        ("thing measured", "By how much did coal imports from Russia fall?",
-         "By how much did gas imports from Russia fall?", "energy.txt"),
+        ("place and thing", "How many jobs go at the Dunmore biscuit factory in Bristol?",
+         "How many jobs go at the Dunmore gas works in Leeds?", "plant.txt"),
     ],
 )  # fmt: skip
 def test_a_question_is_covered_by_the_article_of_its_fact_not_by_that_of_a_nearby_one(
@@ -58,6 +59,14 @@ def test_a_question_is_covered_by_the_article_of_its_fact_not_by_that_of_a_nearb
     assert retriever.cover(covered, chunk).enough(COVER_MIN), kind
     assert not retriever.cover(nearby, chunk).enough(COVER_MIN), kind
     assert retriever.cover(nearby, chunk).missing, kind  # the lacking term is named, heaviest first
+
+
+def test_one_common_word_swapped_still_covers_the_rest_is_left_to_the_check(retriever):
+    """Coverage weighs the question's terms: a question that keeps the heavy ones and swaps one ordinary
+    word ("gas" for "coal") is still covered; the model and the check decide it."""
+    chunk = next(c for c in retriever.chunks if c.article_id == "energy.txt")
+    cover = retriever.cover("By how much did gas imports from Russia fall?", chunk)
+    assert cover.missing == ("gas",) and cover.enough(COVER_MIN)
 
 
 def test_common_words_weigh_little_and_names_much(retriever):
@@ -76,6 +85,16 @@ def test_function_words_of_a_question_need_not_stand_in_the_passage(retriever):
     framed = "What did Tom Reed say about the team during the derby between Rovers and the other club?"
     cover = retriever.cover(framed, chunk)
     assert cover.missing == ("club",) and cover.enough(COVER_MIN)
+
+
+def test_a_word_no_article_uses_counts_only_as_a_name_or_number(retriever):
+    """An ordinary word the archive never uses is the question's own wording; a name it never mentions
+    is something it cannot answer about."""
+    chunk = next(c for c in retriever.chunks if c.article_id == "plant.txt")
+    worded = retriever.cover("How many workers does Dunmore lose with the biscuit factory shutdown in Bristol?", chunk)
+    assert worded.enough(COVER_MIN) and "shutdown" not in worded.missing
+    named = retriever.cover("How many jobs go at the Dunmore factory in Swindon, Wiltshire?", chunk)
+    assert not named.enough(COVER_MIN) and "swindon" in named.missing
 
 
 class RecordingModel:
