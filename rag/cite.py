@@ -258,7 +258,6 @@ def check_answer(
             checked.text = checked.sentences[0].text
             e = by_number[number]
             citations = {(number, span): Citation(number, e, text, span[0], span[1])}
-    if yes_no and checked.sentences:
         checked.text = f"{yes_no.group(1).capitalize()}. {checked.text[:1].upper()}{checked.text[1:]}"
     checked.citations = sorted(citations.values(), key=lambda c: (c.marker, c.quote_start))
     return checked

@@ -61,12 +61,8 @@ class TermIndex:
         answer about, while an ordinary word it never uses is more likely the question's own wording
         ("discussions" for "talks"), and in a small archive such words would outweigh all the others.
         """
-        named = {
-            term
-            for word in _WORD.findall(text)[1:]
-            if word[0].isupper() or word[0].isdigit()
-            for term in self.tokenize([word])[0]
-        }
+        given = [word for word in _WORD.findall(text)[1:] if word[0].isupper() or word[0].isdigit()]
+        named = set(self.tokenize([" ".join(given)])[0])
         found = (t for t in self.tokenize([text])[0] if t and t not in self.framing)
         return list(dict.fromkeys(t for t in found if len(self._rows(t)) or t in named))
 
@@ -90,6 +86,6 @@ class TermIndex:
         if not terms:
             return Cover(1.0, ())
         weights = {t: self.weight(t) for t in terms}
-        held = sum(w for t, w in weights.items() if self.holds(t, row))
         missing = tuple(sorted((t for t in terms if not self.holds(t, row)), key=lambda t: -weights[t]))
+        held = sum(w for t, w in weights.items() if t not in missing)
         return Cover(held / sum(weights.values()), missing)

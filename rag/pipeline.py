@@ -291,12 +291,13 @@ class Pipeline:
         self, answer: Answer, evidence: list[Evidence], timings: dict, started: float
     ) -> Iterator[Token]:
         """The model's answer to `answer.searched` from `evidence`, streamed, then checked into `answer`."""
-        length = YES_NO_TOKENS if is_yes_no(answer.searched) else ANSWER_TOKENS
+        yes_no = is_yes_no(answer.searched)
+        length = YES_NO_TOKENS if yes_no else ANSWER_TOKENS
         budget = self.model.context_tokens - length - 64
         evidence = fit_to_context(answer.searched, evidence, self.model.count_tokens, budget)
         refusals = [self.model.first_token(text) for text in (NOT_FOUND, NOT_FOUND.capitalize())]
         verdicts = None
-        if is_yes_no(answer.searched) and self.settings.on("verdict_gate"):
+        if yes_no and self.settings.on("verdict_gate"):
             verdicts = tuple([self.model.first_token(w) for w in forms] for forms in (("Yes", "yes"), ("No", "no")))
         gate = (
             RefusalGate(refusals, self.settings.refusal_threshold, verdicts, self.settings.yes_threshold)

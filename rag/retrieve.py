@@ -49,9 +49,6 @@ LATEST_QUESTION = re.compile(
     r"\b(latest|newest|most recent|recent|recently|currently|current|now|today|this week)\b", re.IGNORECASE
 )
 MODES = ("hybrid", "rrf", "dense", "bm25")
-# A role phrase of the question ("the Kremlin adviser") names the person whose stored role it matches best
-# (cosine of the two phrases: "Kremlin adviser" ~ "Putin's foreign policy advisor" 0.62), when no one
-# else's role comes within the margin.
 
 
 @dataclass(frozen=True)

@@ -139,21 +139,6 @@ _QUESTION_VERBS = (
 SPEECH_QUESTION = re.compile(rf"\b({_QUESTION_VERBS})\b", re.IGNORECASE)
 # Headline shorthand for a who-said-what question: "Ushakov on compromise?", "blair on iraq".
 HEADLINE_QUESTION = re.compile(r"^\W*(?P<who>[\w'’.-]+(?:\s+[\w'’.-]+){0,2})\s+on\s", re.IGNORECASE)
-_ASKED_ABOUT = re.compile(rf"(?P<name>{NAME})(?:'s|’s)?\s+(?:{_QUESTION_VERBS})\b")
-
-
-def speech_subjects(question: str) -> list[str]:
-    """The people whose own words a question asks for: the subject of its speech verb.
-
-    "What did Ushakov say about compromise?" asks for Ushakov's words; "Which analyst said costs
-    mattered?" and "Who told Gerrard to stay?" name no speaker, they ask for one.
-    """
-    found = []
-    for match in _ASKED_ABOUT.finditer(question):
-        name = clean_name(match.group("name"))
-        if name:
-            found.append(name.removesuffix("'s").removesuffix("’s"))
-    return list(dict.fromkeys(found))
 
 
 def clean_name(raw: str) -> str | None:
