@@ -79,6 +79,7 @@ def _cli(*args, **kwargs):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, timeout=600, **kwargs)
 
 
+@pytest.mark.model  # the command loads the model
 def test_ask_cli_json_shape(seed_index):
     result = _cli("-m", "rag.ask", "what did Ushakov say about compromise", "--index", str(seed_index), "--json")
     assert result.returncode == 0, result.stderr
@@ -98,6 +99,7 @@ def test_ask_cli_missing_index_and_missing_model_say_what_to_run(seed_index, tmp
     assert result.returncode == 2 and "not found: pass --model PATH" in result.stderr
 
 
+@pytest.mark.model  # the command loads the model
 def test_evaluate_cli_writes_the_report_keys(seed_index, tmp_path):
     out = tmp_path / "report.json"
     result = _cli(
