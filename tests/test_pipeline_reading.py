@@ -13,7 +13,7 @@ from rag.generate import CONDENSE_PROMPT, NOT_FOUND, WITHHELD
 from rag.index_store import build_index
 from rag.llm import LocalModel
 from rag.model_cache import CachedModel
-from rag.pipeline import ABSTAIN_TEXT, Done, Pipeline, Redraft, Retrieved, Settings, Token
+from rag.pipeline import ABSTAIN_TEXT, Done, Pipeline, QuestionError, Redraft, Retrieved, Settings, Token
 
 ARTICLES = {
     "boats.txt": "Fishing boats return to Port Elm\nPublished: 2025-11-02 09:00\nElm Gazette\n\n"
@@ -56,6 +56,17 @@ def test_the_scripted_model_the_cache_and_the_real_model_are_chat_models(tmp_pat
     for method in ("count_tokens", "first_token", "stream_chat", "chat"):
         assert callable(getattr(LocalModel, method))
     assert {"max_tokens", "logits_processor"} <= set(inspect.signature(LocalModel.stream_chat).parameters)
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "Please type a question"), ("   ", "Please type a question"), ("x" * 10_000, "10,000 characters")],
+)
+def test_empty_and_very_long_questions_get_a_clear_message_unread(index, question, message):
+    model = ScriptedModel()
+    with pytest.raises(QuestionError, match=message):
+        Pipeline(index, local_model=model, embedder=EMBEDDER).answer(question)
+    assert model.reads == 0
 
 
 def test_an_embedder_other_than_the_indexs_is_refused(index):
