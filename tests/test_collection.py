@@ -67,6 +67,7 @@ def test_no_mention_says_so_and_how_it_searched():
     assert answer.text.startswith('No article in the corpus mentions "Zorgblatt"') and not answer.citations
 
 
+@pytest.mark.embedder
 def test_the_pipeline_counts_from_the_real_index_without_the_model(tmp_path):
     from conftest import SEEDS
 

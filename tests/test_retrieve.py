@@ -5,6 +5,8 @@ import pytest
 from rag.index_store import build_index, load_index
 from rag.retrieve import RRF_K, SENTENCE_WEIGHT, Filters, Retriever
 
+pytestmark = pytest.mark.embedder  # retrieval as it is: the real embedder's dense scores
+
 
 def index_of(folder, articles: dict[str, str], with_seed: bool = False):
     """Write the articles (file name -> text) into folder/corpus, index them into folder/index, load it."""
