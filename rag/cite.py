@@ -16,6 +16,7 @@ from sentencex import segment
 
 from rag.answer_type import is_yes_no
 from rag.generate import Evidence
+from rag.lexicon import VERDICT_CLOSING, VERDICT_OPENING
 from rag.text import (
     WORD,
     content_words,
@@ -26,10 +27,6 @@ from rag.text import (
     numbers_in,
 )
 
-_VERDICT = re.compile(r"^\s*(yes|no)\b[\s.,!:;—–-]*(?:\[\d+\][\s.,]*)?", re.IGNORECASE)
-_FINAL_VERDICT = re.compile(
-    r"(?:\b(?:so|thus|therefore),?\s+)?(?:the\s+)?answer(?:\s+is)?\s*[:\-]?\s*\**(yes|no)\b\**[.!]?", re.IGNORECASE
-)
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _QUOTED = re.compile(r"[\"“]([^\"“”]{3,}?)[\"”]")
 
@@ -203,7 +200,7 @@ def check_answer(
     yes_no = None
     restating = question  # what an answer sentence may repeat without support
     if question and is_yes_no(question):
-        yes_no = _VERDICT.match(answer) or _FINAL_VERDICT.search(answer)
+        yes_no = VERDICT_OPENING.match(answer) or VERDICT_CLOSING.search(answer)
         if yes_no:
             answer = answer[: yes_no.start()] + " " + answer[yes_no.end() :]
             restating = ""

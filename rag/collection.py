@@ -15,37 +15,26 @@ from rag.answer_type import asks_for_person
 from rag.chunking import Chunk
 from rag.cite import CheckedAnswer, CheckedSentence, Citation, strip_markers
 from rag.generate import Evidence
+from rag.lexicon import MENTION_QUESTION, REFERRING_TERMS, SURNAME_PARTICLES
 from rag.retrieve import Filters
 from rag.text import name_groups
 
 SHOWN = 5  # articles listed and cited; the count covers them all
 MAX_TERM_WORDS = 4  # a longer "term" is a question about content, for the normal pipeline
 
-_MENTION_QUESTION = re.compile(
-    r"^\W*(?:how many|which|what|list|show(?: me)?|find)\s+(?:(?:of\s+)?the\s+)?(?:news\s+)?"
-    r"(?:articles|stories|reports|pieces)\s+(?:in the (?:corpus|collection|index)\s+)?"
-    r"(?:that\s+|which\s+)?(?:do\s+|does\s+)?"
-    r"(?:mention|mentions|mentioning|mentioned|name|names|naming|refer to|refers to)\s+"
-    r"(?P<term>.+?)[\s?.!]*$",
-    re.IGNORECASE,
-)
-
 
 def mentioned_term(question: str) -> str | None:
     """The name or phrase a how-many/which-articles-mention question asks about, else None."""
-    match = _MENTION_QUESTION.match(question)
+    match = MENTION_QUESTION.match(question)
     if not match:
         return None
     term = match["term"].strip().strip("\"'“”‘’").strip()
     return term if term and len(term.split()) <= MAX_TERM_WORDS else None
 
 
-_REFERRING = {"him", "her", "them", "it", "this", "that", "he", "she", "they", "this person", "that person"}
-
-
 def refers_back(term: str) -> bool:
     """"How many articles mention him?": the term is a pronoun, its meaning is in the conversation."""
-    return term.lower() in _REFERRING
+    return term.lower() in REFERRING_TERMS
 
 
 def referent(history: list[tuple[str, str]]) -> str | None:
@@ -71,14 +60,11 @@ def referent(history: list[tuple[str, str]]) -> str | None:
     return None
 
 
-_PARTICLES = r"(?:von|van|der|den|de|del|della|da|di|du|la|le|al|bin|ibn)"
-
-
 def _surname(text: str, group: list[str]) -> str:
     """ "Yuri Ushakov" -> "Ushakov", "Ursula von der Leyen" -> "von der Leyen" (particles stay)."""
     written = _as_written(text, group)
     after = text[text.find(written) + len(written) :]
-    tail = re.match(rf"((?:\s+{_PARTICLES})+\s+[A-Z][\w'-]+)", after)
+    tail = re.match(rf"((?:\s+{SURNAME_PARTICLES})+\s+[A-Z][\w'-]+)", after)
     if tail:
         return tail.group(1).strip()
     return written.split()[-1]

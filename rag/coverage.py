@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
-from rag.text import FUNCTION_WORDS
+from rag.lexicon import FUNCTION_WORDS
+from rag.text import is_year
 
-YEAR = re.compile(r"(?:1[89]|20)\d\d")
 _WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
 
 
@@ -37,7 +37,7 @@ class Cover:
     def enough(self, min_share: float) -> bool:
         """Covered: most of the weight held, and every year the question gives (a year is never paraphrased,
         and the same figure for another year is the commonest nearby answer)."""
-        return self.share >= min_share and not any(YEAR.fullmatch(term) for term in self.missing)
+        return self.share >= min_share and not any(is_year(term) for term in self.missing)
 
 
 class TermIndex:

@@ -16,6 +16,7 @@ import numpy as np
 from rag.answer_type import is_yes_no
 from rag.chunking import Chunk
 from rag.embedding import Embedder
+from rag.lexicon import FOLLOW_UP, INSTRUCTION_LIKE, NO_INFORMATION, NOT_STATED
 from rag.retrieve import Passage
 
 NOT_FOUND = "NOT IN ARTICLES"
@@ -33,12 +34,6 @@ SYSTEM_PROMPT = (
     f"- If the passages do not contain the answer, reply only: {NOT_FOUND}"
 )
 
-_INSTRUCTION_LIKE = re.compile(
-    r"\b(ignore|disregard|forget|override)\b[^.]{0,40}\b(instructions?|prompts?|rules|directions)\b"
-    r"|\b(system prompt|you are now|as an ai|language model)\b"
-    r"|\b(reply|respond|answer|say|output|print)\s+(only\s+)?(with\s+)?[\"'“]?[A-Z]{4,}[\"'”]?(?=[\s.!,]|$)",
-    re.IGNORECASE,
-)
 WITHHELD = "[text addressed to an AI assistant, withheld]"
 YES_NO_INSTRUCTION = "Begin your reply with Yes or No, then give the words of the passage that settle it."
 
@@ -69,7 +64,7 @@ class Evidence:
 
 
 def looks_like_instruction(sentence: str) -> bool:
-    return bool(_INSTRUCTION_LIKE.search(sentence))
+    return bool(INSTRUCTION_LIKE.search(sentence))
 
 
 def focus(
@@ -177,10 +172,8 @@ def is_not_found(text: str) -> bool:
     lowered = text.lower()
     return (
         NOT_FOUND.lower() in lowered
-        or bool(
-            re.search(r"\b(passages|articles|text)\b[^.]{0,40}\b(do|does) not (say|contain|mention|state)", lowered)
-        )
-        or bool(re.search(r"\bno (information|mention)\b", lowered))
+        or bool(NOT_STATED.search(lowered))
+        or bool(NO_INFORMATION.search(lowered))
         or re.sub(r"\[\d+\]", "", lowered).strip(" .") in ("", "none", "unknown")  # a bare "[1]"; "771" is an answer
     )
 
@@ -271,15 +264,10 @@ CONDENSE_PROMPT = (
     "(he, she, they, it, those talks, there) with the names and things they refer to in the conversation. "
     "Reply with the rewritten question only."
 )
-_FOLLOW_UP = re.compile(
-    r"^(and|but|also|what about|how about|so|then)\b|\b(he|she|they|him|her|them|his|hers|their|theirs|it|its|"
-    r"this|that|these|those|there|then|the same|the other|else)\b",
-    re.IGNORECASE,
-)
 
 
 def looks_like_follow_up(question: str) -> bool:
-    return bool(_FOLLOW_UP.search(question)) or len(question.split()) <= 3
+    return bool(FOLLOW_UP.search(question)) or len(question.split()) <= 3
 
 
 def condense_question(model, history: list[tuple[str, str]], question: str) -> str:
