@@ -113,8 +113,7 @@ def mentions_answer(mentions: Mentions) -> CheckedAnswer:
     counted = f'{n} article{"s" if n != 1 else ""} in the corpus mention{"" if n != 1 else "s"} "{mentions.term}".'
     items = []
     for e in mentions.evidence:
-        details = ", ".join(x for x in (e.chunk.source, (e.chunk.published or "")[:10]) if x)
-        items.append(f'"{e.chunk.title}"' + (f" ({details})" if details else "") + f" [{e.number}]")
+        items.append(f"{e.chunk.heading()} [{e.number}]")
     if n > len(items):
         items.append(f"and {n - len(items)} more")
     newest = len(mentions.evidence) > 1 and all(e.chunk.published for e in mentions.evidence)

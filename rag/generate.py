@@ -124,13 +124,8 @@ def focus(
     return evidence
 
 
-def _header(evidence: Evidence) -> str:
-    details = ", ".join(x for x in (evidence.chunk.source, (evidence.chunk.published or "")[:10]) if x)
-    return f'[{evidence.number}] "{evidence.chunk.title}"' + (f" ({details})" if details else "")
-
-
 def user_message(question: str, evidence: list[Evidence]) -> str:
-    blocks = [f"{_header(e)}\n{e.text_for_model()}" for e in evidence]
+    blocks = [f"[{e.number}] {e.chunk.heading()}\n{e.text_for_model()}" for e in evidence]
     # A yes/no question is answered as one: the verdict first, then the passage's words that settle it.
     ask = f"\n\nQuestion: {question}" + (f"\n{YES_NO_INSTRUCTION}" if is_yes_no(question) else "")
     return "Passages:\n\n" + "\n\n".join(blocks) + ask
