@@ -129,3 +129,22 @@ def test_a_quote_is_supported_only_as_the_words_of_the_person_the_passage_gives_
                   'The Finance Minister said "the budget is balanced at last" [1].',
                   'She said "the budget is balanced at last" [1].']:  # fmt: skip
         assert check_answer(right, [evidence], "What did the minister say?").sentences[0].supported, right
+
+
+def test_a_sentence_needs_at_least_half_its_own_words_in_the_passage():
+    """The word-overlap check: numbers and names may all stand in the passage while the claim does not."""
+    mill = make_evidence(1, "The Dunmore mill will close in May, and 140 workers will lose their jobs.")
+    assert support("The Dunmore mill closes in May, and 140 workers lose their jobs [1].", mill)[0]
+    unrelated = "Dunmore workers celebrated a record harvest bonus in May [1]."
+    ok, overlap, reason = support(unrelated, mill)
+    assert not ok and overlap < 0.5 and "too few of its words" in reason
+    assert support(unrelated, mill, off=frozenset({"word_overlap"}))[0]
+
+
+def test_the_checks_are_the_named_check_rules_in_order():
+    from rag.cite import CHECKS
+    from rag.rules import RULES
+
+    names = [name for name, _ in CHECKS]
+    assert names == ["verbatim_quotes", "quote_speaker", "numbers", "counted_thing", "names", "word_overlap"]
+    assert all(RULES[name].stage == "check" for name in names)
