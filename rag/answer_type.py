@@ -45,9 +45,9 @@ def offers_answer(sentence: str, question: str, kind: str | None) -> bool:
         return bool(new_numbers)
     if kind == DATE:
         return bool(new_numbers) or bool((set(_WORD.findall(sentence.lower())) - asked_words) & DATE_WORDS)
-    # A name whose last word (a surname, the make of a car model) the question gives is not new:
-    # "Jared Kushner" does not answer "besides Witkoff and Kushner, who ...", "Skoda Octavia" does
-    # answer "which Skoda model".
+    # A name whose last word (a surname) the question gives is not new: the question's own person with a
+    # first name added answers nothing. A name that only begins with a word of the question is new: a
+    # brand's model (the brand first, the model last) answers "which model of <brand>".
     given = asked_names | asked_words
     return any(group[-1] not in given for group in name_groups(sentence))
 

@@ -1,9 +1,9 @@
 """Questions about the collection itself, answered from the index instead of the model.
 
-"How many articles mention Gerrard?" cannot be answered from three passages. Asked anyway, the model
-wrote "3 articles mention Gerrard", and the citation check let it through because a "3-1" score stood
-in the passage. The index holds every article, so the count and the list come from it, each listed
-article cited with its first sentence that mentions the term.
+"How many articles mention X?" cannot be answered from the few passages a model reads, and a count
+the model makes up can pass the citation check whenever the same number stands in a passage for
+something else (a score, a date). The index holds every article, so the count and the list come from
+it, each listed article cited with its first sentence that mentions the term.
 """
 
 from __future__ import annotations
@@ -40,10 +40,9 @@ def refers_back(term: str) -> bool:
 def referent(history: list[tuple[str, str]]) -> str | None:
     """What "him", "her" or "it" stands for in the last exchange, as written there; None if nothing.
 
-    The small model, asked to rewrite such a follow-up, turned it into another question ("How many
-    articles about Yuri Ushakov mention compromise?"), so the count takes the name from the
-    conversation directly: the person a who-question was answered with (by surname, the form news
-    repeats), else the first name the question gave, else the first in the answer.
+    The name is taken from the conversation directly rather than by the model's rewrite of the
+    follow-up, which may change what is counted: the person a who-question was answered with (by
+    surname, the form news repeats), else the first name the question gave, else the first in the answer.
     """
     if not history:
         return None

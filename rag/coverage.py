@@ -1,12 +1,12 @@
 """Does a passage cover what the question pins down?
 
 A question pins its answer down with the people, organisations, places, years and things it names
-("How much did Electrolux earn from fridges in 2004?"). A passage that leaves one of them out answers a
+("How much did Norvik earn from fridges in 2004?"). A passage that leaves one of them out answers a
 nearby question: the same fact for another year, another company, another commodity. The citation check
 alone passes such an answer, because its words do stand in the passage.
 
 Which words pin a question down is read off the corpus, not off word lists: a term's weight is its
-inverse document frequency over the index's chunks, as BM25 computes it ("Electrolux", "2004" and
+inverse document frequency over the index's chunks, as BM25 computes it ("Norvik", "2004" and
 "fridges" are rare and carry the question; "said", "year" and "news" are common and carry little). A
 chunk covers a question by the share of that weight it holds, looked up in BM25's own postings (the same
 stemming and stop words as keyword retrieval; the chunk's title, outlet, date, speakers and roles count,

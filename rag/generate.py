@@ -195,8 +195,8 @@ class RefusalGate:
         verdict_tokens: tuple[list[int], list[int]] | None = None,
         yes_threshold: float = 0.5,
     ) -> None:
-        # Every way the reply may start the refusal, canonical first ("NOT", then "Not"): with one left
-        # open, the model slipped through it and refused below the threshold.
+        # Every way the reply may start the refusal, canonical first ("NOT", then "Not"): all are ruled out
+        # together below the threshold, since any one left open would let the model refuse there.
         self.refusal_tokens = list(dict.fromkeys(refusal_tokens))
         self.threshold = threshold
         self.verdict_tokens = verdict_tokens  # (ways to start "Yes", ways to start "No"), canonical first

@@ -153,8 +153,8 @@ ROLE_NOUNS = frozenset(
     .replace("director general", "director-general")
     .split()
 )
-# Family ties ("Trump's son-in-law Jared Kushner", "his wife Carey Lowell"): lower-case only, since "Big
-# Brother" is a television show, and never linked across sentences, where "Lucy's mother ... Mr Pound
+# Family ties ("Trump's son-in-law Jared Kushner", "his wife Maria Lopez"): lower-case only, since "Big
+# Brother" is a television show, and never linked across sentences, where "Anna's mother ... Mr Hale
 # says" is usually somebody else.
 KIN_NOUNS = frozenset("son-in-law daughter-in-law wife husband widow son daughter brother sister father mother".split())
 # Titles written with a capital before a name ("Foreign Secretary Jack Straw", "Judge Letitia Clark").

@@ -1,4 +1,4 @@
-"""Who holds which role: link role phrases ("NATO Secretary-General", "chief executive of Electrolux") to
+"""Who holds which role: link role phrases ("NATO Secretary-General", "chief executive of Norvik") to
 the people they describe, at index time.
 
 News names people by role as often as by name, and a question may use either ("what did the Kremlin
@@ -7,7 +7,7 @@ retrieval can match the role words and answers can name the person.
 
 Shapes covered, each a regular expression over one sentence's text (only near its role nouns, for speed):
   1. a role noun phrase right before a name:   "NATO Secretary-General Mark Rutte", "Chancellor Gordon Brown"
-  2. an apposition after a name:               "Hans Straberg, the chief executive of Electrolux,"
+  2. an apposition after a name:               "Hans Lindgren, the chief executive of Norvik,"
   3. a role phrase, a comma, then the name:     "the band's lead singer, Chris Martin,"
   4. "X, who heads/runs/leads/chairs Y,":       "Mr Smith, who heads the union,"
   5. a role, then the person named later in the same sentence or at the start of the next one, as the
@@ -66,7 +66,7 @@ class Role:
 
 _U = "A-ZÀ-ÖØ-Þ"  # upper-case letters, Latin-1 included ("Émile")
 _L = "a-zß-öø-ÿ"
-# A name word: "Straberg", "McNulty", "O'Neill", "Sven-Goran", or an initial "W". Never an acronym
+# A name word: "Lindgren", "McNulty", "O'Neill", "Sven-Goran", or an initial "W". Never an acronym
 # ("NATO" is an organisation) and never with its possessive "'s". rag.speakers.NAME takes both (a speaker
 # tag needs no such care); telling a person from "NATO" or "Putin's" is the point here.
 _NAME_WORD = rf"[{_U}][{_L}]*(?:(?:['’]|-)?[{_U}][{_L}]+|-[{_L}]+)*(?!\w)"
@@ -74,7 +74,7 @@ _PARTICLES = rf"(?:{PERSON_NAME_PARTICLES}[ ]+)*"
 _INITIAL = rf"[{_U}]\.(?=[ ]+[{_U}])"  # "George W. Bush"
 NAME_RUN = rf"{_NAME_WORD}(?:[ ]+{_PARTICLES}(?:{_INITIAL}|{_NAME_WORD})){{0,4}}"
 _NAME_RUN_RE = re.compile(rf"(?<![\w'’-]){NAME_RUN}")
-# An organisation or place as an owner: "NATO", "Electrolux", "Bank of England", "US".
+# An organisation or place as an owner: "NATO", "Norvik", "Bank of England", "US".
 _CAP_TOKEN = rf"[{_U}][\w&\-]*(?<!['’])"
 # "and" is no connector here: "Mr Blair and Liberal Democrat leader Charles Kennedy" lists two people.
 _ORG = rf"{_CAP_TOKEN}(?:[ ]+(?:(?:of|of[ ]+the|for|&)[ ]+)?{_CAP_TOKEN}){{0,3}}"
@@ -111,9 +111,9 @@ def _alternation(words: frozenset[str]) -> str:
 _MOD = rf"(?i:{ROLE_PREFIX})?(?i:{_alternation(ROLE_MODIFIERS)})(?![\w'’])"
 _HEAD = rf"(?:(?i:{ROLE_PREFIX})?(?i:{_alternation(ROLE_NOUNS)})|(?:{_alternation(KIN_NOUNS)}))(?![\w'’]|-\w)"
 # The role noun phrase: [det] [modifiers] [owner] [modifiers] head - "the former Arsenal player",
-# "Putin's foreign policy advisor", "former US President", "Electrolux chief executive".
+# "Putin's foreign policy advisor", "former US President", "Norvik chief executive".
 _ROLE_NP = rf"(?:{_DET}[ ]+)?(?:{_MOD}[ ]+){{0,2}}(?:{_OWNER}[ ]+)?(?:{_MOD}[ ]+){{0,3}}{_HEAD}"
-# What may follow the role noun: "of the European Commission", "of Electrolux", "at Goldman Sachs".
+# What may follow the role noun: "of the European Commission", "of Norvik", "at Goldman Sachs".
 _POST_ORG = rf"[ ]+{ROLE_COMPLEMENT}[ ]+(?:the[ ]+)?{_ORG}"
 # Inside commas a lower-case complement is safe too: "the head of the union,".
 _POST_ANY = rf"(?:{_POST_ORG}|[ ]+of[ ]+(?:the|its|his|her|their)[ ]+(?:[{_L}]+[ ]+){{0,2}}[{_L}]+)"
@@ -124,14 +124,14 @@ _START = r"(?<![\w'’-])"
 
 # 1. "NATO Secretary-General Mark Rutte": the head noun directly before the name.
 _ROLE_BEFORE_NAME = re.compile(rf"{_START}(?P<role>{_ROLE_NP})[ ]+(?P<name>{NAME_RUN})")
-# 2. "Hans Straberg, the chief executive of Electrolux," (an age may come first: "John Smith, 45, a lawyer,").
+# 2. "Hans Lindgren, the chief executive of Norvik," (an age may come first: "John Smith, 45, a lawyer,").
 _NAME_COMMA_ROLE = re.compile(
     rf"{_START}(?P<name>{NAME_RUN}),[ ]+(?:\d{{1,3}},[ ]+)?(?P<role>{_ROLE_NP}(?:{_POST_ANY})?){_CLOSE}"
 )
 # 3. "the band's lead singer, Chris Martin," - the name must be closed by punctuation, otherwise the comma
 # may end an opening phrase ("After meeting the prime minister, Mr Howard said ...").
 _ROLE_COMMA_NAME = re.compile(rf"{_START}(?P<role>{_ROLE_NP}(?:{_POST_ANY})?),[ ]+(?P<name>{NAME_RUN}){_CLOSE}")
-# 4. "Mr Smith, who heads the union," and "Mr Smith, who is chief executive of Electrolux,".
+# 4. "Mr Smith, who heads the union," and "Mr Smith, who is chief executive of Norvik,".
 _NAME_WHO = re.compile(
     rf"{_START}(?P<name>{NAME_RUN}),[ ]+who[ ]+(?:(?:has|had|now|currently|also|still)[ ]+)*"
     rf"(?:(?:is|was|has[ ]+been|had[ ]+been)[ ]+(?:(?:now|also|still)[ ]+)?(?P<role_np>{_ROLE_NP}(?:{_POST_ANY})?)"
@@ -156,7 +156,7 @@ def _is_role_word(word: str) -> bool:
 
 
 def _name_words(raw: str) -> list[str]:
-    """The words of a name run after any opener, honorific or title: "But Mr Straberg" -> ["Straberg"],
+    """The words of a name run after any opener, honorific or title: "But Mr Lindgren" -> ["Lindgren"],
     "German Chancellor Gerhard Schroeder" -> ["Gerhard", "Schroeder"]. A title word that ends the run is
     kept ("Stephen King", "Mervyn King"): there it is a surname."""
     words = raw.split()
@@ -166,8 +166,8 @@ def _name_words(raw: str) -> list[str]:
             break
     while words and words[0].lower() in NAME_OPENERS:
         words.pop(0)
-    # A capitalised verb or adverb opening a sentence is no first name ("Making Michael Howard leader ..."),
-    # nor is a compound adjective ("Tunisian-born Abdellatif Kechiche"): names capitalise after a hyphen.
+    # A capitalised verb or adverb opening a sentence is no first name ("Making Tom Hale leader ..."),
+    # nor is a compound adjective ("Tunisian-born Karim Haddad"): names capitalise after a hyphen.
     while len(words) >= 2 and (
         (len(words) >= 3 and words[0].lower().endswith(("ing", "ly"))) or re.search(r"-[a-z]", words[0])
     ):
@@ -188,8 +188,8 @@ class _People:
 
     A run of two or more name words is a person unless a word marks an organisation or place ("Manchester
     United", "European Commission") or the article writes it with "the" ("the Premier League"). A single
-    word is a person only when the article names that person in full ("Straberg" -> "Hans Straberg") or
-    with an honorific ("Mr Straberg"); "Arsenal" or "Moscow" alone never are.
+    word is a person only when the article names that person in full ("Lindgren" -> "Hans Lindgren") or
+    with an honorific ("Mr Lindgren"); "Arsenal" or "Moscow" alone never are.
     """
 
     def __init__(self, text: str) -> None:
@@ -219,7 +219,7 @@ class _People:
         return self._first.get(person, len(self.text))
 
     def _looks_personal(self, words: list[str]) -> bool:
-        # "Audience With Alastair Campbell" is a title of a programme: a capitalised "With" is no name.
+        # "Audience With Tom Hale" is a title of a programme: a capitalised "With" is no name.
         if any(w.lower() in NOT_PERSON_WORDS or w.lower() in MONTHS or w.lower() in STOPWORDS for w in words):
             return False
         return " ".join(words) not in self.with_the
@@ -261,8 +261,8 @@ class _People:
 
 
 def _role_span(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """The role phrase without a leading article or sentence opener ("the chief executive of Electrolux"
-    -> "chief executive of Electrolux"); a possessive owner keeps its article ("the band's lead singer")."""
+    """The role phrase without a leading article or sentence opener ("the chief executive of Norvik"
+    -> "chief executive of Norvik"); a possessive owner keeps its article ("the band's lead singer")."""
     phrase = text[start:end]
     while True:
         first = phrase.split(" ", 1)[0]
@@ -281,8 +281,8 @@ def _role_span(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _plausible_head(text: str, sentence_start: int, start: int, end: int, person: str, people: _People) -> bool:
-    """Checks on the role noun itself (the last one before a complement such as "of Electrolux"):
-    - "to partner Gudjohnsen", "will host", "powerfully head": a bare noun after "to", a modal or an
+    """Checks on the role noun itself (the last one before a complement such as "of Norvik"):
+    - "to partner Okafor", "will host", "powerfully head": a bare noun after "to", a modal or an
       adverb is a verb, and so is a bare "head";
     - a capital mid-sentence is only a title's ("Foreign Secretary"), otherwise part of a name;
     - a noun that also comes before organisations ("champion", "owner") needs a surely personal name."""
@@ -294,13 +294,13 @@ def _plausible_head(text: str, sentence_start: int, start: int, end: int, person
     head = heads[-1]
     word = head.group(0)
     if head.start() == 0 and (VERB_BEFORE.search(text, max(0, start - 20), start) or word == "head"):
-        return False  # "to powerfully head Lampard's corner": a bare "head" is mostly the verb
+        return False  # "to powerfully head a corner": a bare "head" is mostly the verb
     bare = re.sub(rf"^{ROLE_PREFIX}", "", word.lower()).replace(" ", "-")
     if word[:1].isupper() and bare not in CAPITALISED_TITLES:
         line_start = text.rfind("\n", 0, start + head.start()) + 1
         before = text[max(sentence_start, line_start) : start + head.start()]
         if any(w[:1].islower() for w in before.split()):
-            return False  # only a sentence or a headline opens with it ("Singer Britney Spears ...")
+            return False  # only a sentence or a headline opens with it ("Singer Nora Vale ...")
     if bare in ORG_PRONE_NOUNS and not people.surely_a_person(person):
         return False
     return True
@@ -397,7 +397,7 @@ def _head_windows(text: str, start: int, end: int) -> list[tuple[int, int]]:
             continue
         ws = max(start, m.start() - _REACH_BEFORE)
         if ws > start and (space := _SPACE.search(text, ws, m.start())):
-            ws = space.end()  # a whole word, so a name is never cut ("Straberg" for "Hans Straberg")
+            ws = space.end()  # a whole word, so a name is never cut ("Lindgren" for "Hans Lindgren")
         space = _SPACE.search(text, min(end, m.end() + _REACH_AFTER), end)
         we = space.start() if space else end
         if windows and ws <= windows[-1][1]:
@@ -414,9 +414,9 @@ def _may_introduce(text: str, sentence_start: int, start: int, end: int, people:
       "the president" could be anyone's;
     - not indefinite: "a Kremlin spokesman said" keeps its speaker anonymous;
     - not "his/its ...", and no he/she before it in the sentence: those point back at someone named;
-    - no family tie: "Lucy's mother ... Mr Pound says" is usually somebody else;
+    - no family tie: "Anna's mother ... Mr Hale says" is usually somebody else;
     - not inside quotation marks: a speaker's words are not the narrator's introduction;
-    - no name inside or right after it ("Ruth Kelly MP", "the Elite Player Squad"): the phrase is then
+    - no name inside or right after it ("Anna Price MP", "the Elite Player Squad"): the phrase is then
       part of a name or already attached to one, and the looser link would only guess.
     """
     phrase = text[start:end]
@@ -434,7 +434,7 @@ def _may_introduce(text: str, sentence_start: int, start: int, end: int, people:
 
 
 def _describes_a_post(phrase: str) -> bool:
-    """ "heads the union", "runs Electrolux": the object is an organisation - a noun from ORG_NOUNS, or a
+    """ "heads the union", "runs Norvik": the object is an organisation - a noun from ORG_NOUNS, or a
     bare capitalised name with no article - so the clause names a post rather than a deed ("led the
     protest", "ran the London Marathon")."""
     words = phrase.split()[1:]
