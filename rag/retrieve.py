@@ -23,8 +23,8 @@ from rag.chunking import Chunk, text_for_embedding
 from rag.coverage import Cover, TermIndex
 from rag.embedding import Embedder, get_embedder
 from rag.index_store import Index
+from rag.lexicon import HEADLINE_QUESTION, LATEST_QUESTION, SOURCE_QUESTION, SPEECH_QUESTION
 from rag.rules import RULES
-from rag.speakers import HEADLINE_QUESTION, SPEECH_QUESTION
 from rag.text import content_words
 
 RRF_K = 60
@@ -36,18 +36,8 @@ SENTENCE_KEYWORD_WEIGHT = 1.0  # share of question words found, added to a sente
 ANSWER_TYPE_BONUS = 0.25  # for a sentence holding a fact of the asked kind (see rag.answer_type)
 SPEAKER_BONUS = 0.25  # lift for a chunk quoting the person a who-said-what question names
 OUTLET_BONUS = 2.0  # for a chunk from an outlet the question names as its source: above any content score
-# The outlet named as a source ("what did Reuters report", "the TVB piece", "according to ..."), not
-# as a subject ("how much did Reuters save?", asked of other outlets' stories about the company).
-SOURCE_QUESTION = re.compile(
-    r"\b(report|reports|reported|reporting|piece|story|stories|article|articles|coverage|broadcast|"
-    r"published|publish|carried|carry|wrote|write|writes|say|says|said|according to)\b",
-    re.IGNORECASE,
-)
 # "The latest on ...": among the re-ranked candidates the newest article gets this much, the oldest none.
 RECENCY_BONUS = 0.5
-LATEST_QUESTION = re.compile(
-    r"\b(latest|newest|most recent|recent|recently|currently|current|now|today|this week)\b", re.IGNORECASE
-)
 MODES = ("hybrid", "rrf", "dense", "bm25")
 
 
