@@ -15,6 +15,14 @@ from rag.articles import Article
 from rag.roles import Role, extract_roles, role_line
 from rag.speakers import Quote, extract_quotes
 
+# No chunk is longer than this, whatever the text: a longer "sentence" (a text without full stops, a table,
+# a run-on list) is cut at the cap into pieces of whole words. The longest sentence of the 2,225 BBC articles
+# has 235 words and 1,345 characters, so ordinary news is chunked exactly as without the cap; a 20,000-word
+# text without a full stop no longer becomes one chunk that overflows the model's context window.
+MAX_SENTENCE_WORDS = 300
+MAX_SENTENCE_CHARS = 2_000  # the same for text without spaces (Chinese, Japanese) or a 100 kB "word"
+_WORD = re.compile(r"\S+")
+
 
 @dataclass(frozen=True)
 class ChunkingParams:
@@ -79,9 +87,37 @@ def split_sentences(text: str, language: str = "en") -> list[tuple[int, int]]:
         if start < 0:  # the segmenter changed the text; fall back to the raw cursor
             start = position
         end = min(len(text), start + len(piece))
-        spans.append((start, end))
+        spans.extend(_capped(text, start, end))
         position = end
     return spans
+
+
+def _capped(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The sentence text[start:end] as it is, or cut into pieces of at most MAX_SENTENCE_WORDS words and
+    MAX_SENTENCE_CHARS characters (a single longer word is cut inside)."""
+    if end - start <= MAX_SENTENCE_CHARS and len(text[start:end].split()) <= MAX_SENTENCE_WORDS:
+        return [(start, end)]
+    pieces: list[tuple[int, int]] = []
+    first = last = -1
+    words = 0
+    for match in _WORD.finditer(text, start, end):
+        word_start, word_end = match.span()
+        while word_end - word_start > MAX_SENTENCE_CHARS:  # one "word" too long on its own: cut inside it
+            if first >= 0:
+                pieces.append((first, last))
+                first, words = -1, 0
+            pieces.append((word_start, word_start + MAX_SENTENCE_CHARS))
+            word_start += MAX_SENTENCE_CHARS
+        if first >= 0 and (words == MAX_SENTENCE_WORDS or word_end - first > MAX_SENTENCE_CHARS):
+            pieces.append((first, last))
+            first, words = -1, 0
+        if first < 0:
+            first = word_start
+        last = word_end
+        words += 1
+    if first >= 0:
+        pieces.append((first, last))
+    return pieces
 
 
 def chunk_article(article: Article, params: ChunkingParams) -> list[Chunk]:
