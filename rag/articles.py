@@ -1,15 +1,22 @@
 """Stage 1: read news articles from a corpus folder.
 
 Every file under the folder (recursively, following symlinks) is an article; its id is its path
-relative to the folder. One unreadable file is skipped and reported, never fatal.
+relative to the folder. One unreadable file is skipped and reported, never fatal: whatever goes wrong while
+reading, decoding or parsing one file (a parser's RecursionError on 100,000 nested brackets included) skips
+that file with the reason. A folder reached twice (a symlink loop, two links to one folder) is read once;
+a file over the size limit, a FIFO or a device is never opened for reading whole.
 """
 
 from __future__ import annotations
 
+import codecs
+import dataclasses
 import hashlib
 import json
 import os
 import re
+import stat
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -99,8 +106,77 @@ def normalize_date(value: object) -> str | None:
     return f"{date} {first.hour:02d}:{first.minute:02d}" if timed else date
 
 
+_BOMS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def _zero_share(sample: bytes, step: int, offsets: tuple[int, ...]) -> float:
+    picked = [b for i, b in enumerate(sample) if i % step in offsets]
+    return picked.count(0) / len(picked) if picked else 0.0
+
+
+def _wide_codec(data: bytes) -> tuple[str, int] | None:
+    """UTF-32 or UTF-16 (codec, length of its byte-order mark) when a mark or the pattern of zero bytes
+    says so: mostly-Latin text in UTF-16LE has a zero in nearly every odd byte and in almost no even one."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return codec, len(bom)
+    sample = data[:4096]
+    sample = sample[: len(sample) - len(sample) % 4]
+    if len(sample) < 4 or 0 not in sample:
+        return None
+    share = [_zero_share(sample, 4, (i,)) for i in range(4)]
+    if share[2] == share[3] == 1.0 and share[0] < 0.5:
+        return "utf-32-le", 0
+    if share[0] == share[1] == 1.0 and share[3] < 0.5:
+        return "utf-32-be", 0
+    odd, even = _zero_share(sample, 2, (1,)), _zero_share(sample, 2, (0,))
+    if odd >= 0.5 and even <= 0.05:
+        return "utf-16-le", 0
+    if even >= 0.5 and odd <= 0.05:
+        return "utf-16-be", 0
+    return None
+
+
+def _texty(text: str) -> bool:
+    """Decoded text that reads as text: no NUL, few control, unassigned or private-use characters."""
+    sample = text[:4096]
+    control = sum(1 for c in sample if ord(c) < 32 and c not in "\t\n\f\r\x1b")
+    odd = sum(1 for c in sample if c == "\ufffd" or unicodedata.category(c) in ("Cn", "Co", "Cs"))
+    return "\x00" not in sample and control <= len(sample) * 0.05 and odd <= len(sample) * 0.01
+
+
+def _decode_wide(data: bytes) -> str | None:
+    """The text of a UTF-16 or UTF-32 file (with or without a byte-order mark), or None for any other.
+
+    Without a mark, mostly-Latin text shows by its zero bytes; other scripts (Chinese in UTF-16 has few
+    zero bytes) are left to charset-normalizer's guess, taken only when the text it gives reads as text."""
+    found = _wide_codec(data)
+    if found is not None:
+        codec, skip = found
+        text = data[skip:].decode(codec, errors="replace")
+        return text if _texty(text) else None
+    if b"\x00" not in data[:4096] or len(data) % 2:
+        return None
+    guess = from_bytes(data[:65536]).best()
+    if guess is None or not guess.encoding.startswith(("utf_16", "utf_32")):
+        return None
+    try:
+        text = data.decode(guess.encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+    return text if _texty(text) else None
+
+
 def decode(data: bytes) -> str:
-    """UTF-8 first; otherwise the best guess of charset-normalizer, then Latin-1 (never fails)."""
+    """UTF-16/UTF-32 when marked or patterned so, else UTF-8; otherwise the best guess of
+    charset-normalizer, then Latin-1 (never fails)."""
+    if (wide := _decode_wide(data)) is not None:
+        return wide
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -237,8 +313,53 @@ _PARSERS = {
 }
 
 
+MAX_TITLE_CHARS = 300  # a title, outlet or link longer than this is cut: it goes into every chunk's prompt
+MAX_FIELD_CHARS = {"title": MAX_TITLE_CHARS, "source": 120, "published": 40, "url": 2_000}
+
+
+def _error_text(error: BaseException, limit: int = 160) -> str:
+    message = " ".join(str(error).split())
+    message = message if len(message) <= limit else message[: limit - 1] + "…"
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def _well_formed(value: str | None) -> str | None:
+    """Lone surrogates (a JSON "\\ud800") cannot be written as UTF-8: each becomes U+FFFD, so offsets stand."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    if value is None or len(value) <= limit:
+        return value
+    cut = value[:limit].rsplit(" ", 1)[0] if " " in value[:limit] else value[:limit]
+    return cut.rstrip() + "…"
+
+
+def _safe(article: Article) -> Article:
+    """An article every later stage can store: well-formed text, metadata of bounded length."""
+    fields = {name: _clip(_well_formed(getattr(article, name)), limit) for name, limit in MAX_FIELD_CHARS.items()}
+    return dataclasses.replace(article, text=_well_formed(article.text), **fields)
+
+
 def parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
-    """One file gives one article, several (a .jsonl or JSON list dump) or a reason to skip it."""
+    """One file gives one article, several (a .jsonl or JSON list dump) or a reason to skip it; never an
+    exception: whatever a parser raises on a hostile file skips that file with the reason."""
+    try:
+        results = _parse_file(article_id, data)
+    except RecursionError:
+        return [Skipped(article_id, "nested too deeply to parse (RecursionError)")]
+    except Exception as error:  # noqa: BLE001 - one bad file must not stop the corpus
+        return [Skipped(article_id, f"cannot be parsed ({_error_text(error)})")]
+    return [_safe(item) if isinstance(item, Article) else item for item in results]
+
+
+def _parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
     file_hash = hashlib.sha256(data).hexdigest()
     if not data.strip():
         return [Skipped(article_id, "empty file")]
@@ -246,9 +367,13 @@ def parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
     if suffix in _OFFICE_FORMATS:  # binary, or text full of markup (RTF): never an article as it stands
         kind = suffix[1:].upper()
         return [Skipped(article_id, f"{kind} is not read: save the article as text or a web page (.html)")]
-    if _looks_binary(data):
-        return [Skipped(article_id, "binary file, not text")]
-    text = decode(data)
+    text = _decode_wide(data)  # UTF-16 and UTF-32 are full of zero bytes, yet text
+    if text is None:
+        if _looks_binary(data):
+            return [Skipped(article_id, "binary file, not text")]
+        text = decode(data)
+    if not text.strip():
+        return [Skipped(article_id, "no text: only blank or undecodable characters")]
     if suffix in (".json", ".jsonl"):
         records: list[object] = []
         try:
@@ -291,18 +416,113 @@ def parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
     return [article]
 
 
-def iter_files(corpus_dir: Path) -> list[tuple[str, Path]]:
-    """All files under the folder, symlinks followed, sorted by article id."""
-    found = []
-    for root, dirs, files in os.walk(corpus_dir, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            path = Path(root) / name
-            found.append((path.relative_to(corpus_dir).as_posix(), path))
+MAX_FILE_MB = 20.0  # a larger file is skipped unread: no news article is this long
+
+
+def _shown(name: str) -> str:
+    """A path as the report can show it: bytes that are not UTF-8 as \\xNN escapes."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")  # os gives undecodable bytes as lone surrogates, which no JSON file can store
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def iter_files(corpus_dir: Path, skipped: list[Skipped] | None = None) -> list[tuple[str, Path]]:
+    """All files under the folder, symlinks followed, sorted by article id.
+
+    Each folder is read once, by its real path: a symlink loop (`ln -s . a`) or a second link to a folder
+    already read is passed over (and noted in `skipped`, with folders that cannot be listed and names that
+    are not valid UTF-8). Within a folder, real sub-folders are claimed before links to them."""
+    skipped = skipped if skipped is not None else []
+    found: list[tuple[str, Path]] = []
+    seen = {os.path.realpath(corpus_dir)}
+    stack: list[tuple[Path, str]] = [(corpus_dir, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as error:
+            skipped.append(Skipped(_shown(prefix or "."), f"folder cannot be read: {error.strerror or error}"))
+            continue
+        folders: list[tuple[os.DirEntry, str]] = []
+        for entry in entries:
+            relative = prefix + entry.name
+            try:
+                is_folder = entry.is_dir()  # follows symlinks
+            except OSError:
+                is_folder = False
+            if is_folder and entry.name.startswith("."):
+                continue  # hidden folders (.git, .cache) are not corpus
+            if not _valid_name(entry.name):
+                what = "folder" if is_folder else "file"
+                skipped.append(Skipped(_shown(relative), f"{what} name is not valid UTF-8: rename it to read it"))
+                continue
+            if is_folder:
+                folders.append((entry, relative))
+            else:
+                found.append((relative, Path(entry.path)))
+        deeper = []
+        for entry, relative in sorted(folders, key=lambda f: f[0].is_symlink()):
+            real = os.path.realpath(entry.path)
+            if real in seen:
+                skipped.append(Skipped(relative + "/", "link to a folder already read (a loop, or a second link)"))
+                continue
+            seen.add(real)
+            deeper.append((Path(entry.path), relative + "/"))
+        stack.extend(sorted(deeper, key=lambda d: d[1], reverse=True))
     return sorted(found)
 
 
-def load_corpus(corpus_dir: Path | str) -> Corpus:
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+
+
+class _Unreadable(Exception):
+    """Why one file is not read."""
+
+
+def read_limited(path: Path, max_bytes: int) -> bytes:
+    """A regular file's bytes; raises _Unreadable for a FIFO, device or socket (never opened to read, so
+    never blocks), a file over `max_bytes` (not read whole) or any error of the file system."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise _Unreadable(f"{_kind(info.st_mode)}, not a file")
+        if info.st_size > max_bytes:
+            raise _Unreadable(f"larger than the {max_bytes / 1e6:g} MB limit ({info.st_size / 1e6:.1f} MB)")
+        # O_NONBLOCK: should the file be swapped for a FIFO after the check, opening it still returns.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+        with open(descriptor, "rb", closefd=True) as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise _Unreadable(f"{_kind(info.st_mode)}, not a file")
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError as error:
+        gone = "a broken symlink" if path.is_symlink() else "the file disappeared before it was read"
+        raise _Unreadable(f"cannot read: {gone}") from error
+    except PermissionError as error:
+        raise _Unreadable("cannot read: permission denied") from error
+    except OSError as error:
+        raise _Unreadable(f"cannot read: {error.strerror or _error_text(error)}") from error
+    if len(data) > max_bytes:
+        raise _Unreadable(f"larger than the {max_bytes / 1e6:g} MB limit (it grew while read)")
+    return data
+
+
+def load_corpus(corpus_dir: Path | str, max_file_mb: float = MAX_FILE_MB) -> Corpus:
+    """Every article of the folder; each file that cannot be one is in `skipped` with the reason."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.exists():
         raise CorpusError(f"corpus folder {corpus_dir} does not exist")
@@ -310,16 +530,20 @@ def load_corpus(corpus_dir: Path | str) -> Corpus:
         raise CorpusError(f"corpus path {corpus_dir} is not a folder")
     corpus = Corpus()
     kept_by_body: dict[str, str] = {}
-    for article_id, path in iter_files(corpus_dir):
+    max_bytes = int(max_file_mb * 1e6)
+    for article_id, path in iter_files(corpus_dir, corpus.skipped):
         if Path(article_id).name.startswith("."):
             corpus.skipped.append(Skipped(article_id, "hidden file"))
             continue
         try:
-            data = path.read_bytes()
-        except OSError as error:
-            corpus.skipped.append(Skipped(article_id, f"cannot read: {error.strerror or error}"))
+            items = parse_file(article_id, read_limited(path, max_bytes))
+        except _Unreadable as reason:
+            corpus.skipped.append(Skipped(article_id, str(reason)))
             continue
-        for item in parse_file(article_id, data):
+        except Exception as error:  # noqa: BLE001 - one bad file must not stop the corpus
+            corpus.skipped.append(Skipped(article_id, f"cannot read ({_error_text(error)})"))
+            continue
+        for item in items:
             if isinstance(item, Skipped):
                 corpus.skipped.append(item)
             elif item.body_hash in kept_by_body:
@@ -327,4 +551,5 @@ def load_corpus(corpus_dir: Path | str) -> Corpus:
             else:
                 kept_by_body[item.body_hash] = item.article_id
                 corpus.articles.append(item)
+    corpus.skipped.sort(key=lambda s: s.path)
     return corpus
