@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rag.articles import CorpusError
+from rag.articles import MAX_FILE_MB, CorpusError
 from rag.chunking import ChunkingParams
 from rag.config import default_corpus, default_index
 from rag.embedding import ModelError
@@ -23,13 +23,21 @@ def main(argv: list[str] | None = None) -> int:
         "--plain-chunks", action="store_true", help="embed chunk text alone, without title and date in front"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--max-file-mb", type=float, default=MAX_FILE_MB, help="skip larger files (default: %(default)g MB)"
+    )
     args = parser.parse_args(argv)
     params = ChunkingParams(
         sentences_per_chunk=args.sentences_per_chunk, overlap=args.overlap, contextual=not args.plain_chunks
     )
     try:
         report = build_index(
-            args.corpus, args.index, embedder=args.embedder, params=params, show_progress=not args.quiet
+            args.corpus,
+            args.index,
+            embedder=args.embedder,
+            params=params,
+            show_progress=not args.quiet,
+            max_file_mb=args.max_file_mb,
         )
     except (CorpusError, ModelError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -27,7 +27,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from rag.articles import Article, Skipped, load_corpus
+from rag.articles import MAX_FILE_MB, Article, Skipped, load_corpus
 from rag.chunking import Chunk, ChunkingParams, chunk_article, text_for_embedding
 from rag.embedding import Embedder, embedder_name, get_embedder
 
@@ -227,17 +227,19 @@ def build_index(
     show_progress: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
     log: Callable[[str], None] = print,
+    max_file_mb: float = MAX_FILE_MB,
 ) -> BuildReport:
     """Bring the index in line with the corpus, embedding only added or changed articles.
 
     `embedder` is a name (the configured one when None) or an embedder already loaded; the index records its name.
+    A file that cannot be an article (unreadable, hostile, over `max_file_mb`) is skipped and listed in the report.
     """
     started = time.perf_counter()
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     params = params or ChunkingParams()
     loaded = embedder if isinstance(embedder, Embedder) else None
     name = embedder.name if isinstance(embedder, Embedder) else embedder_name(embedder)
-    corpus = load_corpus(corpus_dir)
+    corpus = load_corpus(corpus_dir, max_file_mb=max_file_mb)
     report = BuildReport(skipped=corpus.skipped, duplicates=corpus.duplicates)
     if not corpus.articles:
         raise ValueError(
