@@ -20,7 +20,9 @@ from rag.speakers import Quote, extract_quotes
 # has 235 words and 1,345 characters, so ordinary news is chunked exactly as without the cap; a 20,000-word
 # text without a full stop no longer becomes one chunk that overflows the model's context window.
 MAX_SENTENCE_WORDS = 300
-MAX_SENTENCE_CHARS = 2_000  # the same for text without spaces (Chinese, Japanese) or a 100 kB "word"
+# Nor longer than this many characters: text without spaces (Chinese, Japanese) or a 100 kB "word" is cut
+# too, and a chunk of several sentences stops before it (the BBC's longest chunk has 1,345).
+MAX_CHUNK_CHARS = 2_000
 _WORD = re.compile(r"\S+")
 
 
@@ -94,21 +96,21 @@ def split_sentences(text: str, language: str = "en") -> list[tuple[int, int]]:
 
 def _capped(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """The sentence text[start:end] as it is, or cut into pieces of at most MAX_SENTENCE_WORDS words and
-    MAX_SENTENCE_CHARS characters (a single longer word is cut inside)."""
-    if end - start <= MAX_SENTENCE_CHARS and len(text[start:end].split()) <= MAX_SENTENCE_WORDS:
+    MAX_CHUNK_CHARS characters (a single longer word is cut inside)."""
+    if end - start <= MAX_CHUNK_CHARS and len(text[start:end].split()) <= MAX_SENTENCE_WORDS:
         return [(start, end)]
     pieces: list[tuple[int, int]] = []
     first = last = -1
     words = 0
     for match in _WORD.finditer(text, start, end):
         word_start, word_end = match.span()
-        while word_end - word_start > MAX_SENTENCE_CHARS:  # one "word" too long on its own: cut inside it
+        while word_end - word_start > MAX_CHUNK_CHARS:  # one "word" too long on its own: cut inside it
             if first >= 0:
                 pieces.append((first, last))
                 first, words = -1, 0
-            pieces.append((word_start, word_start + MAX_SENTENCE_CHARS))
-            word_start += MAX_SENTENCE_CHARS
-        if first >= 0 and (words == MAX_SENTENCE_WORDS or word_end - first > MAX_SENTENCE_CHARS):
+            pieces.append((word_start, word_start + MAX_CHUNK_CHARS))
+            word_start += MAX_CHUNK_CHARS
+        if first >= 0 and (words == MAX_SENTENCE_WORDS or word_end - first > MAX_CHUNK_CHARS):
             pieces.append((first, last))
             first, words = -1, 0
         if first < 0:
@@ -134,7 +136,8 @@ def chunk_article(article: Article, params: ChunkingParams) -> list[Chunk]:
         while last < len(sentences) and last - first < params.sentences_per_chunk:
             s, e = sentences[last]
             sentence_words = len(article.text[s:e].split())
-            if last > first and words + sentence_words > params.max_words:
+            too_long = e - sentences[first][0] > MAX_CHUNK_CHARS
+            if last > first and (words + sentence_words > params.max_words or too_long):
                 break
             words += sentence_words
             last += 1
