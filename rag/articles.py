@@ -387,6 +387,11 @@ def _parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
                             records.append(Skipped("", f"invalid JSON at line {line_number}: {error.msg}"))
             else:
                 loaded = json.loads(text)
+                if not isinstance(loaded, (list, dict)):
+                    kind = "null" if loaded is None else "true or false" if isinstance(loaded, bool) else (
+                        "string" if isinstance(loaded, str) else "number"
+                    )
+                    return [Skipped(article_id, f"the JSON is a {kind}, not an object (an article) or a list")]
                 records = loaded if isinstance(loaded, list) else [loaded]
         except json.JSONDecodeError as error:
             return [Skipped(article_id, f"invalid JSON: {error.msg} at line {error.lineno}")]
