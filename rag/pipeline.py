@@ -16,7 +16,7 @@ instead (rag.collection): no passage-reading model can count articles.
 
 `Pipeline.stream` yields the evidence as soon as retrieval is done, then the model's tokens, then the
 checked answer; `Pipeline.answer` is the same without streaming. The chat, `rag.ask` and
-`rag.evaluate` all go through here, so what is measured is what users get.
+`rag.eval.evaluate` all go through here, so what is measured is what users get.
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ class Pipeline:
         return self._model
 
     def use_model(self, model) -> None:
-        """Read with another model object (a measuring wrapper such as rag.model_cache.CachedModel)."""
+        """Read with another model object (a measuring wrapper such as rag.eval.model_cache.CachedModel)."""
         self._model = model
 
     def reload(self) -> None:
@@ -271,8 +271,8 @@ class Pipeline:
         yield Done(answer)
 
     def read(self, question: str, evidence: list[Evidence]) -> Answer:
-        """The model's checked answer from these passages alone, no retrieval: `rag.evaluate --gold-passage`
-        measures the reader by itself this way."""
+        """The model's checked answer from these passages alone, no retrieval: `rag.eval.evaluate
+        --gold-passage` measures the reader by itself this way."""
         started = time.perf_counter()
         answer = Answer(question, question, ABSTAIN_TEXT, abstained=True, evidence=evidence)
         timings = {"retrieval_s": 0.0}

@@ -101,7 +101,8 @@ def test_ask_cli_missing_index_and_missing_model_say_what_to_run(seed_index, tmp
 def test_evaluate_cli_writes_the_report_keys(seed_index, tmp_path):
     out = tmp_path / "report.json"
     result = _cli(
-        "-m", "rag.evaluate", "--qa", "eval/qa.jsonl", "--index", str(seed_index), "--limit", "3", "--out", str(out)
+        "-m", "rag.eval.evaluate", "--qa", "eval/qa.jsonl", "--index", str(seed_index), "--limit", "3",
+        "--out", str(out)
     )
     assert result.returncode == 0, result.stderr
     assert "answer accuracy" in result.stdout
@@ -111,7 +112,7 @@ def test_evaluate_cli_writes_the_report_keys(seed_index, tmp_path):
     assert report["n"] == 3 and len(report["per_question"]) == 3
     # The same run again, paired with the first: greedy decoding and fixed retrieval change nothing.
     again = _cli(
-        "-m", "rag.evaluate", "--qa", "eval/qa.jsonl", "--index", str(seed_index), "--limit", "3",
+        "-m", "rag.eval.evaluate", "--qa", "eval/qa.jsonl", "--index", str(seed_index), "--limit", "3",
         "--compare", str(out),
     )  # fmt: skip
     assert again.returncode == 0, again.stderr

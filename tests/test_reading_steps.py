@@ -121,8 +121,8 @@ def test_the_real_model_answers_from_the_best_passage_alone(seed_index, default_
 
 
 def test_gold_passage_shows_the_reader_only_the_sentence_holding_the_answer(seed_pipeline):
-    """`rag.evaluate --gold-passage`: the model reads the gold sentence and two neighbours, nothing else."""
-    from rag.evaluate import evaluate_one, gold_passage
+    """`rag.eval.evaluate --gold-passage`: the model reads the gold sentence and two neighbours, nothing else."""
+    from rag.eval.evaluate import evaluate_one, gold_passage
 
     doc = "000_34dd6e6ea37e3941.txt"
     shown = gold_passage(seed_pipeline, doc, ["Red Square"])

@@ -1,4 +1,4 @@
-"""`python -m rag.evaluate`: run a Q&A set through the real pipeline and print its metrics.
+"""`python -m rag.eval.evaluate`: run a Q&A set through the real pipeline and print its metrics.
 
 Every question goes through `Pipeline.stream`, exactly as in the chat. A fixed third of each set
 (by hash of the question id) is held out: report it, but never tune on it (`--split dev` for tuning).
@@ -14,11 +14,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.ask import add_pipeline_arguments, settings_from
-from rag.compare import compare_runs, format_comparison, load_records
 from rag.embedding import ModelError
-from rag.generate import Evidence
-from rag.index_store import IndexMissingError, build_index
-from rag.metrics import (
+from rag.eval.compare import compare_runs, format_comparison, load_records
+from rag.eval.metrics import (
     format_kinds,
     format_table,
     hit_rank,
@@ -28,7 +26,9 @@ from rag.metrics import (
     summarize,
     token_f1,
 )
-from rag.model_cache import CachedModel
+from rag.eval.model_cache import CachedModel
+from rag.generate import Evidence
+from rag.index_store import IndexMissingError, build_index
 from rag.pipeline import Pipeline
 
 RETRIEVAL_DEPTH = 10
@@ -135,7 +135,7 @@ def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True, gold: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag.evaluate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m rag.eval.evaluate", description=__doc__)
     parser.add_argument("--qa", default="eval/qa.jsonl", help="Q&A set, one JSON object a line")
     parser.add_argument("--corpus", help="build (or reuse, if up to date) an index of this folder first")
     parser.add_argument("--out", help="write the metrics and per-question records as JSON here")

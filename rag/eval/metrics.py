@@ -123,7 +123,7 @@ def is_held_out(question_id: str) -> bool:
 
 
 def summarize(records: list[dict]) -> dict:
-    """Aggregate per-question records (see rag.evaluate) into the report's metric keys."""
+    """Aggregate per-question records (see rag.eval.evaluate) into the report's metric keys."""
     answerable = [r for r in records if not r["unanswerable"]]
     unanswerable = [r for r in records if r["unanswerable"]]
     correct = [r for r in answerable if r["correct"]]

@@ -1,8 +1,8 @@
-"""`python -m rag.ablate`: what each rule is worth. The Q&A set is run with every rule on, then once with
-each rule off alone, and every run is paired with the first question by question (rag.compare).
+"""`python -m rag.eval.ablate`: what each rule is worth. The Q&A set is run with every rule on, then once with
+each rule off alone, and every run is paired with the first question by question (rag.eval.compare).
 
 A rule pays for itself when switching it off loses more right outcomes (right answers, abstentions on
-unanswerable questions) than it gains. The model's replies are recorded and replayed (rag.model_cache),
+unanswerable questions) than it gains. The model's replies are recorded and replayed (rag.eval.model_cache),
 so a run costs only the prompts its rule changes; for the same reason its times mean nothing.
 Run it on a dev part only (`--split dev`): it reads every changed question.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.ask import add_pipeline_arguments, settings_from
-from rag.compare import compare_runs
-from rag.evaluate import evaluate_one, load_qa
-from rag.metrics import is_held_out, summarize
-from rag.model_cache import CachedModel
+from rag.eval.compare import compare_runs
+from rag.eval.evaluate import evaluate_one, load_qa
+from rag.eval.metrics import is_held_out, summarize
+from rag.eval.model_cache import CachedModel
 from rag.pipeline import Pipeline
 from rag.rules import RULES
 
@@ -64,7 +64,7 @@ def format_rows(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag.ablate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m rag.eval.ablate", description=__doc__)
     parser.add_argument("--qa", default="eval/qa_large.jsonl")
     parser.add_argument("--split", choices=["all", "dev"], default="dev", help="never the held-out part")
     parser.add_argument("--cache", default="reports/cache/replies.jsonl", help="recorded model replies")

@@ -1,4 +1,4 @@
-"""`python -m rag.bench --corpus DIR --qa FILE`: speed and memory of every stage on one corpus.
+"""`python -m rag.eval.bench --corpus DIR --qa FILE`: speed and memory of every stage on one corpus.
 
 Reports index build time and chunks per second (from scratch, into a temporary folder), the no-op
 rebuild time, retrieval latency, time to first token and total answer time (p50/p95), and the
@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.evaluate import load_qa
+from rag.eval.evaluate import load_qa
+from rag.eval.metrics import percentile
 from rag.index_store import build_index
 from rag.llm import LocalModel
-from rag.metrics import percentile
 from rag.pipeline import Done, Pipeline, Settings
 
 
@@ -100,7 +100,7 @@ def run(corpus: str, qa: str, questions: int, model: str | None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m rag.eval.bench", description=__doc__)
     parser.add_argument("--corpus", required=True, help="article folder to index from scratch")
     parser.add_argument("--qa", required=True, help="Q&A set whose questions are asked")
     parser.add_argument("--questions", type=int, default=20, help="questions to time (default %(default)s)")
