@@ -21,7 +21,8 @@ import gradio as gr
 
 from rag.articles import CorpusError, Skipped, parse_file
 from rag.config import default_corpus, default_index
-from rag.embedding import ModelError, embedder_name
+from rag.embedding import embedder_name
+from rag.errors import ModelError
 from rag.index_store import IndexMissingError, build_index
 from rag.llm import model_setting
 from rag.pipeline import Answer, Done, Pipeline, QuestionError, Redraft, Retrieved, Settings, Token

@@ -7,7 +7,7 @@ import json
 import sys
 
 from rag.config import default_index
-from rag.embedding import ModelError
+from rag.errors import ModelError
 from rag.index_store import IndexMissingError
 from rag.pipeline import Done, Pipeline, QuestionError, Redraft, Settings, Token
 from rag.retrieve import Filters

@@ -8,7 +8,7 @@ import sys
 from rag.articles import CorpusError
 from rag.chunking import ChunkingParams
 from rag.config import default_corpus, default_index
-from rag.embedding import ModelError
+from rag.errors import ModelError
 from rag.index_store import build_index
 
 

