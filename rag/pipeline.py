@@ -83,10 +83,6 @@ class Answer:
     looked_further: bool = False  # the second read took in the passages after the best top_k ("second_look")
     timings: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def supported_rate(self) -> float | None:
-        return sum(s.supported for s in self.sentences) / len(self.sentences) if self.sentences else None
-
     def to_json(self) -> dict:
         return {
             "answer": self.text,
@@ -206,9 +202,6 @@ class Pipeline:
         self.retriever = Retriever(
             self.index, self.retriever.embedder, self.settings.retrieval, self.settings.rules_off
         )
-
-    def retrieve(self, question: str, filters: Filters | None = None) -> list[Evidence]:
-        return self._focus(self.retriever.search(question, k=self.settings.top_k, filters=filters), question)
 
     def stream(
         self,
