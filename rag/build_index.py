@@ -7,16 +7,16 @@ import sys
 
 from rag.articles import CorpusError
 from rag.chunking import ChunkingParams
-from rag.config import default_corpus, default_index
+from rag.cli import add_corpus_argument, add_embedder_argument, add_index_argument
 from rag.errors import ModelError
 from rag.index_store import build_index
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.build_index", description=__doc__)
-    parser.add_argument("--corpus", default=default_corpus(), help="folder of articles (default: %(default)s)")
-    parser.add_argument("--index", default=default_index(), help="index folder (default: %(default)s)")
-    parser.add_argument("--embedder", default=None, help="sentence-transformers model path or name (RAG_EMBEDDER)")
+    add_corpus_argument(parser)
+    add_index_argument(parser)
+    add_embedder_argument(parser)
     parser.add_argument("--sentences-per-chunk", type=int, default=ChunkingParams.sentences_per_chunk)
     parser.add_argument("--overlap", type=int, default=ChunkingParams.overlap)
     parser.add_argument(

@@ -31,7 +31,7 @@ from pathlib import Path
 from rag.answer_type import is_yes_no
 from rag.cite import CheckedSentence, Citation, check_answer, markers_of
 from rag.collection import find_mentions, mentioned_term, mentions_answer, referent, refers_back
-from rag.config import default_top_k
+from rag.config import ReadingSettings, RetrievalWeights, Settings
 from rag.coverage import Cover
 from rag.generate import (
     NOT_FOUND,
@@ -46,7 +46,6 @@ from rag.generate import (
 from rag.index_store import Index, load_index
 from rag.llm import LocalModel, get_model
 from rag.retrieve import Filters, Retriever, bm25_terms
-from rag.rules import RULES, check_names
 
 MAX_QUESTION_CHARS = 1000
 ANSWER_TOKENS = 80  # one or two short sentences; longer replies were rambling and made p95 long
@@ -150,41 +149,31 @@ def validate_question(question: str) -> str:
     return question
 
 
-@dataclass
-class Settings:
-    top_k: int = field(default_factory=default_top_k)
-    retrieval: str = "hybrid"  # hybrid | rrf | dense | bm25
-    focused: bool = True  # narrow passages to their best sentences
-    windows: tuple[int, ...] = (2, 1, 0)  # neighbours kept each side of the best sentence, by passage rank
-    check: bool = True  # verify and repair citations
-    refusal_threshold: float = 0.5  # see RefusalGate (rule "refusal_gate")
-    yes_threshold: float = 0.75  # see RefusalGate (rule "verdict_gate"); the default model leans to "Yes"
-    rules_off: frozenset[str] = frozenset()  # rules switched off by name (rag.rules)
-
-    def __post_init__(self) -> None:
-        self.rules_off = check_names(self.rules_off)
-
-    def on(self, rule: str) -> bool:
-        """Is this rule (rag.rules) in use? The plain pipeline (no check) uses none of the reading rules."""
-        if rule not in RULES:
-            raise KeyError(rule)
-        return rule not in self.rules_off and (self.check or RULES[rule].stage == "retrieve")
-
-
 class Pipeline:
+    """One index and one model, read with the reading steps `settings` (rag.config.ReadingSettings)."""
+
     def __init__(
         self,
         index_dir: Path | str,
         model: str | None = None,
-        settings: Settings | None = None,
+        settings: ReadingSettings | None = None,
         local_model: LocalModel | None = None,
+        weights: RetrievalWeights | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
-        self.settings = settings or Settings()
+        self.settings = settings or ReadingSettings()
+        self.weights = weights or RetrievalWeights()
         self.model_name = model
         self._model = local_model
         self.index: Index = load_index(self.index_dir)
-        self.retriever = Retriever(self.index, mode=self.settings.retrieval, rules_off=self.settings.rules_off)
+        self.retriever = Retriever(
+            self.index, mode=self.settings.retrieval, rules_off=self.settings.rules_off, weights=self.weights
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, local_model: LocalModel | None = None) -> Pipeline:
+        """The pipeline a settings tree describes (its index, model, retrieval weights and reading steps)."""
+        return cls(settings.index, settings.model, settings.reading, local_model, settings.retrieval)
 
     @property
     def model(self) -> LocalModel:
@@ -200,7 +189,7 @@ class Pipeline:
         """Pick up a rebuilt index (after articles were added)."""
         self.index = load_index(self.index_dir)
         self.retriever = Retriever(
-            self.index, self.retriever.embedder, self.settings.retrieval, self.settings.rules_off
+            self.index, self.retriever.embedder, self.settings.retrieval, self.settings.rules_off, self.weights
         )
 
     def stream(

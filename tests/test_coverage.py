@@ -7,7 +7,8 @@ fact for another one is not covered by that article, and the pipeline refuses it
 import pytest
 from test_retrieve import index_of
 
-from rag.pipeline import COVER_MIN, Pipeline, Settings
+from rag.config import ReadingSettings as Settings
+from rag.pipeline import COVER_MIN, Pipeline
 from rag.retrieve import Retriever
 
 ARTICLES = {

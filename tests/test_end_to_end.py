@@ -7,7 +7,8 @@ import sys
 import pytest
 from conftest import ROOT
 
-from rag.pipeline import Done, Pipeline, QuestionError, Retrieved, Settings, Token
+from rag.config import ReadingSettings as Settings
+from rag.pipeline import Done, Pipeline, QuestionError, Retrieved, Token
 
 
 def test_ushakov_question_quotes_him_with_a_checked_citation(seed_pipeline):

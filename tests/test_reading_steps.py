@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from rag.pipeline import Pipeline, Redraft, Settings, Token
+from rag.config import ReadingSettings as Settings
+from rag.pipeline import Pipeline, Redraft, Token
 
 QUESTION = "What did Putin say about Europe and the peace plan?"
 
@@ -101,11 +102,11 @@ def test_without_best_alone_the_model_reads_the_best_ones_at_once(seed_index):
 def test_the_cli_flags_set_it(flag, expected):
     import argparse
 
-    from rag.ask import add_pipeline_arguments, settings_from
+    from rag.cli import add_pipeline_arguments, reading_from
 
     parser = argparse.ArgumentParser()
     add_pipeline_arguments(parser)
-    assert settings_from(parser.parse_args(flag)).on("best_alone") is expected
+    assert reading_from(parser.parse_args(flag)).on("best_alone") is expected
 
 
 def test_the_real_model_answers_from_the_best_passage_alone(seed_index, default_model):

@@ -12,21 +12,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.ask import add_pipeline_arguments, settings_from
+from rag.cli import add_pipeline_arguments, settings_from
+from rag.config import Settings
 from rag.eval.compare import compare_runs
 from rag.eval.evaluate import evaluate_one, load_qa
 from rag.eval.metrics import is_held_out, summarize
 from rag.eval.model_cache import CachedModel
+from rag.llm import get_model
 from rag.pipeline import Pipeline
 from rag.rules import RULES
 
 
-def run_variant(index: str, settings, model, items: list[dict], label: str) -> list[dict]:
-    pipeline = Pipeline(index, settings=settings, local_model=model)
+def run_variant(settings: Settings, model, items: list[dict], label: str) -> list[dict]:
+    pipeline = Pipeline.from_settings(settings, local_model=model)
     return [evaluate_one(pipeline, item) for item in tqdm(items, desc=label, unit="q", file=sys.stderr)]
 
 
@@ -78,19 +81,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown rules {sorted(unknown)}")
     items = [i for i in load_qa(args.qa) if args.split == "all" or not is_held_out(i["id"])]
     settings = settings_from(args)
-    model = CachedModel(Pipeline(args.index, model=args.model, settings=settings).model, args.cache)
+    model = CachedModel(get_model(settings.model), args.cache)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    base = run_variant(args.index, settings, model, items, "all rules on")
-    (out / "base.json").write_text(json.dumps({**summarize(base), "per_question": base}, indent=1, ensure_ascii=False))
+
+    def write(name: str, records: list[dict]) -> None:
+        report = {**summarize(records), "per_question": records}
+        (out / f"{name}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
+
+    base = run_variant(settings, model, items, "all rules on")
+    write("base", base)
     rows = []
     for rule in rules:
-        variant = settings_from(args)
-        variant.rules_off = variant.rules_off | {rule}
-        records = run_variant(args.index, variant, model, items, f"{rule} off")
-        (out / f"{rule}.json").write_text(
-            json.dumps({**summarize(records), "per_question": records}, indent=1, ensure_ascii=False)
-        )
+        variant = replace(settings, reading=replace(settings.reading, rules_off=settings.reading.rules_off | {rule}))
+        records = run_variant(variant, model, items, f"{rule} off")
+        write(rule, records)
         rows.append(ablation_row(rule, base, records))
         print(format_rows(rows[-1:]).splitlines()[-1], flush=True)
     rows.sort(key=lambda r: r["worth"])

@@ -19,13 +19,16 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from rag.cli import add_embedder_argument, add_model_argument, add_reading_arguments, settings_from
+from rag.config import Settings
 from rag.eval.evaluate import load_qa
 from rag.eval.metrics import percentile
 from rag.index_store import build_index
 from rag.llm import LocalModel
-from rag.pipeline import Done, Pipeline, Retrieved, Settings
+from rag.pipeline import Done, Pipeline, Retrieved
 
 
 def machine() -> str:
@@ -60,13 +63,15 @@ def model_speed(model: LocalModel, corpus: Path, prompt_tokens: int = 400, new_t
     return reading, writing
 
 
-def run(corpus: str, qa: str, questions: int, model: str | None) -> dict:
+def run(settings: Settings, qa: str, questions: int) -> tuple[dict, Settings]:
+    """The figures, and the settings they were measured with (the index in a temporary folder)."""
     items = [i for i in load_qa(qa)][:questions]
+    corpus = settings.corpus
     with tempfile.TemporaryDirectory() as folder:
-        index = Path(folder) / "index"
-        first = build_index(corpus, index, show_progress=False)
-        noop = build_index(corpus, index, show_progress=False)
-        pipeline = Pipeline(index, model=model, settings=Settings())
+        settings = replace(settings, index=str(Path(folder) / "index"))
+        first = build_index(corpus, settings.index, embedder=settings.embedder, show_progress=False)
+        noop = build_index(corpus, settings.index, embedder=settings.embedder, show_progress=False)
+        pipeline = Pipeline.from_settings(settings)
         pipeline.answer(items[0]["question"])  # warm-up: model load and prompt cache
         retrieval, first_token, total = [], [], []
         for item in items:
@@ -80,7 +85,7 @@ def run(corpus: str, qa: str, questions: int, model: str | None) -> dict:
             if retrieved is not None:
                 retrieval.append(retrieved)
         reading, writing = model_speed(pipeline.model, Path(corpus))
-    return {
+    figures = {
         "corpus": corpus,
         "articles": len(first.added),
         "chunks": first.chunks,
@@ -99,6 +104,7 @@ def run(corpus: str, qa: str, questions: int, model: str | None) -> dict:
         "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "machine": machine(),
     }
+    return figures, settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,10 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", required=True, help="article folder to index from scratch")
     parser.add_argument("--qa", required=True, help="Q&A set whose questions are asked")
     parser.add_argument("--questions", type=int, default=20, help="questions to time (default %(default)s)")
-    parser.add_argument("--model", default=None, help="GGUF model file (RAG_MODEL)")
     parser.add_argument("--out", help="also write the figures as JSON here")
+    add_model_argument(parser)
+    add_embedder_argument(parser)
+    add_reading_arguments(parser)
     args = parser.parse_args(argv)
-    figures = run(args.corpus, args.qa, args.questions, args.model)
+    figures, settings = run(settings_from(args), args.qa, args.questions)
     for key, value in figures.items():
         print(f"{key:>20}: {value}")
     if args.out:

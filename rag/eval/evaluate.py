@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.ask import add_pipeline_arguments, settings_from
+from rag.cli import add_embedder_argument, add_pipeline_arguments, settings_from
 from rag.errors import ModelError
 from rag.eval.compare import compare_runs, format_comparison, load_records
 from rag.eval.metrics import (
@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         help="record the model's replies here and replay recorded ones (quality runs only: times mean nothing)",
     )
     add_pipeline_arguments(parser)
+    add_embedder_argument(parser)
     args = parser.parse_args(argv)
+    settings = settings_from(args)
     try:
         baseline = load_records(args.compare) if args.compare else None  # a bad path fails before a long run
         items = load_qa(args.qa)
@@ -176,9 +178,15 @@ def main(argv: list[str] | None = None) -> int:
             items = [i for i in items if not i["unanswerable"]]  # no passage holds what the corpus does not say
         items = items[: args.limit] if args.limit else items
         if args.corpus:
-            report = build_index(args.corpus, args.index, show_progress=True, log=lambda m: print(m, file=sys.stderr))
+            report = build_index(
+                args.corpus,
+                args.index,
+                embedder=settings.embedder,
+                show_progress=True,
+                log=lambda m: print(m, file=sys.stderr),
+            )
             print(report.summary().splitlines()[0], file=sys.stderr)
-        pipeline = Pipeline(args.index, model=args.model, settings=settings_from(args))
+        pipeline = Pipeline.from_settings(settings)
         if args.cache:
             pipeline.use_model(CachedModel(pipeline.model, args.cache))
         records = [

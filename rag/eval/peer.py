@@ -48,7 +48,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.embedding import DEFAULT_EMBEDDER, _resolve
+from rag.cli import add_model_argument
+from rag.config import DEFAULT_EMBEDDER, stay_offline
+from rag.embedding import _resolve
 from rag.errors import ModelError
 from rag.eval.evaluate import load_qa
 from rag.eval.metrics import format_kinds, format_table, hit_rank, is_held_out, judge_answer, summarize, token_f1
@@ -174,8 +176,7 @@ def versions() -> dict[str, str]:
 
 
 def make_embedder(embedder_path: str):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # offline, as rag.embedding
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    stay_offline()  # as rag.embedding
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
     return HuggingFaceEmbedding(model_name=embedder_path, device="cpu")
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         default="all",
         help="dev = the part you may tune on; heldout = the third checked only at the end",
     )
-    parser.add_argument("--model", help="GGUF file (default: RAG_MODEL, then the packaged default)")
+    add_model_argument(parser)
     parser.add_argument("--persist", default=DEFAULT_PERSIST, help="where the LlamaIndex index is kept and reused")
     parser.add_argument("--threads", type=int, default=THREADS, help="llama.cpp threads")
     args = parser.parse_args(argv)
