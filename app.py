@@ -247,7 +247,7 @@ class NewsChat:
                 elif isinstance(event, Done):
                     history[-1] = {"role": "assistant", "content": render_answer(event.answer)}
                     yield history, render_sources(event.answer)
-        except (QuestionError, ValueError) as error:
+        except QuestionError as error:  # the question or a filter cannot be used as it is: the user is told why
             history[-1] = {"role": "assistant", "content": html.escape(str(error))}
             yield history, gr.update()
         except (IndexMissingError, ModelError) as error:
@@ -393,7 +393,7 @@ def _date(value: str | None) -> str | None:
     if not value:
         return None
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError(f"Dates must look like 2025-12-03, not {value!r}.")
+        raise QuestionError(f"Dates must look like 2025-12-03, not {value!r}.")
     return value
 
 
