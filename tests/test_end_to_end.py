@@ -108,7 +108,9 @@ def test_evaluate_cli_writes_the_report_keys(seed_index, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "answer accuracy" in result.stdout
     report = json.loads(out.read_text())
-    assert set(report) == {"n", "retrieval", "answer", "citations", "abstention", "latency_s", "per_question"}
+    metrics = {"n", "retrieval", "answer", "citations", "abstention", "latency_s"}
+    assert set(report) == metrics | {"per_question", "settings", "revision", "time"}
+    assert report["settings"]["index"] == str(seed_index) and report["time"]
     assert set(report["citations"]) == {"precision", "answer_support", "supported_rate"}
     assert report["n"] == 3 and len(report["per_question"]) == 3
     # The same run again, paired with the first: greedy decoding and fixed retrieval change nothing.

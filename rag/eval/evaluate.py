@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -27,6 +28,7 @@ from rag.eval.metrics import (
     token_f1,
 )
 from rag.eval.model_cache import CachedModel
+from rag.eval.provenance import now, provenance
 from rag.generate import Evidence
 from rag.index_store import IndexMissingError, build_index
 from rag.pipeline import Pipeline
@@ -167,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     add_embedder_argument(parser)
     args = parser.parse_args(argv)
     settings = settings_from(args)
+    started = now()
     try:
         baseline = load_records(args.compare) if args.compare else None  # a bad path fails before a long run
         items = load_qa(args.qa)
@@ -187,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(report.summary().splitlines()[0], file=sys.stderr)
         pipeline = Pipeline.from_settings(settings)
+        settings = replace(settings, embedder=pipeline.index.embedder)  # the one the index was built with
         if args.cache:
             pipeline.use_model(CachedModel(pipeline.model, args.cache))
         records = [
@@ -211,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         print(format_comparison(compare_runs(baseline, records), args.show_held_out))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({**metrics, "per_question": records}, indent=1, ensure_ascii=False))
+        report = {**metrics, "per_question": records, **provenance(settings, started)}
+        Path(args.out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
     return 0
 
 
