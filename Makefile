@@ -39,8 +39,14 @@ lint: install
 browsers:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# Every test (what CI runs), the real models and the browser included.
 test: install browsers lint
 	$(PY) -m pytest -ra
+
+# The tests that load neither real model nor a browser (tests/conftest.py marks the others): under a minute.
+.PHONY: test-fast
+test-fast: install
+	$(PY) -m pytest -q -m "not model and not embedder and not browser"
 
 # Each run is paired with the previous one (kept as *.prev.json): what it gained and lost, and whether by chance.
 eval: install

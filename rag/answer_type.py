@@ -11,53 +11,28 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from rag.text import MONTHS, name_groups, names_in, numbers_in
+from rag.lexicon import DATE_QUESTION, DATE_WORDS, NAME_QUESTION, NUMBER_QUESTION, PERSON_QUESTION, YES_NO_QUESTION
+from rag.text import name_groups, names_in, numbers_in
 
 NUMBER, NAME, DATE = "number", "name", "date"
 
-_QUANTITY = (
-    "amount|number|price|cost|fee|salary|wage|pay|profits?|loss(?:es)?|revenues?|sales|score|attendance|"
-    "majority|fortune|rate|age|total|figure|value|budget|percentage|proportion|margin|turnover|debt|deficit|"
-    "fine|sum|valuation|odds|population|size|capacity"
-)
-_NUMBER_QUESTION = re.compile(
-    rf"\bhow (many|much|old|long|far|big|large|high|often|fast)\b"
-    rf"|\bwhat (?:was|is|were|are|will be)? ?(?:the |its |his |her |their )?(?:[\w-]+ ){{0,2}}(?:{_QUANTITY})\b"
-    r"|\b(what|which) (year|percentage|proportion|share)\b",
-    re.IGNORECASE,
-)
-_DATE_QUESTION = re.compile(r"^\W*when\b|\b(what|which) (date|day|month|time)\b|\bdeadline\b", re.IGNORECASE)
-_NAME_QUESTION = re.compile(
-    r"^\W*(who|whom|whose|where|which)\b|\b(who|whom|whose|where)\b|\bwhat(?: is|'s| was)? the name\b"
-    r"|\b(in|at|from|to|for|by|with) (which|what)\b",
-    re.IGNORECASE,
-)
-# Questions that ask for a name as such: a number alone never answers them.
-_PERSON_QUESTION = re.compile(
-    r"\b(who|whom|whose)\b|\bwhat(?: is|'s| was| were| are)? (?:the|their|his|her|its) names?\b", re.IGNORECASE
-)
-_DATE_WORDS = set(
-    MONTHS
-    + "monday tuesday wednesday thursday friday saturday sunday yesterday today tomorrow tonight weekend "
-    "christmas easter".split()
-)
 _WORD = re.compile(r"[a-z]+")
 
 
 def expected_answer(question: str) -> str | None:
     """NUMBER, DATE or NAME; None for questions answered in words ("what did X say", "why")."""
-    if _NUMBER_QUESTION.search(question):
+    if NUMBER_QUESTION.search(question):
         return NUMBER
-    if _DATE_QUESTION.search(question):
+    if DATE_QUESTION.search(question):
         return DATE
-    if _NAME_QUESTION.search(question):
+    if NAME_QUESTION.search(question):
         return NAME
     return None
 
 
 def asks_for_person(question: str) -> bool:
     """"Who ...", "What is the name of ...": a person or a name as such."""
-    return bool(_PERSON_QUESTION.search(question))
+    return bool(PERSON_QUESTION.search(question))
 
 
 def offers_answer(sentence: str, question: str, kind: str | None) -> bool:
@@ -69,10 +44,10 @@ def offers_answer(sentence: str, question: str, kind: str | None) -> bool:
     if kind == NUMBER:
         return bool(new_numbers)
     if kind == DATE:
-        return bool(new_numbers) or bool((set(_WORD.findall(sentence.lower())) - asked_words) & _DATE_WORDS)
-    # A name whose last word (a surname, the make of a car model) the question gives is not new:
-    # "Jared Kushner" does not answer "besides Witkoff and Kushner, who ...", "Skoda Octavia" does
-    # answer "which Skoda model".
+        return bool(new_numbers) or bool((set(_WORD.findall(sentence.lower())) - asked_words) & DATE_WORDS)
+    # A name whose last word (a surname) the question gives is not new: the question's own person with a
+    # first name added answers nothing. A name that only begins with a word of the question is new: a
+    # brand's model (the brand first, the model last) answers "which model of <brand>".
     given = asked_names | asked_words
     return any(group[-1] not in given for group in name_groups(sentence))
 
@@ -84,14 +59,6 @@ def _given_by(question: str) -> tuple[frozenset[str], frozenset[str], frozenset[
     return frozenset(numbers_in(question)), frozenset(names_in(question)), frozenset(_WORD.findall(question.lower()))
 
 
-# "Did X accept ...?", "Is Y still ...?", "According to Z, was ...?": answered by yes or no.
-_YES_NO_QUESTION = re.compile(
-    r"^\W*(?:(?:so|and|but|also|now|according to [^,?]{1,60}),?\s+)?"
-    r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)(?:n't| not)?\s",
-    re.IGNORECASE,
-)
-
-
 def is_yes_no(question: str) -> bool:
     """A question answered by yes or no: it opens with an auxiliary verb ("Did the board approve ...?")."""
-    return bool(_YES_NO_QUESTION.match(question))
+    return bool(YES_NO_QUESTION.match(question))

@@ -44,6 +44,15 @@ class Chunk:
     def sentence_texts(self) -> list[str]:
         return [self.text[s - self.start : e - self.start] for s, e in self.sentences]
 
+    def byline(self) -> str:
+        """The article's outlet and date, whichever are known: "BBC News, 2005-03-01" ("" for neither)."""
+        return ", ".join(x for x in (self.source, (self.published or "")[:10]) if x)
+
+    def heading(self) -> str:
+        """The quoted title with its byline, as passages and listed articles are headed: '"Title" (Outlet, date)'."""
+        byline = self.byline()
+        return f'"{self.title}"' + (f" ({byline})" if byline else "")
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["sentences"] = [list(s) for s in self.sentences]
@@ -142,8 +151,8 @@ def text_for_embedding(chunk: Chunk, params: ChunkingParams) -> str:
     speakers = sorted({q.speaker for q in chunk.quotes if q.speaker})
     parts = []
     if params.contextual:
-        details = ", ".join(x for x in (chunk.source, (chunk.published or "")[:10]) if x)
-        parts.append(f"{chunk.title} ({details}):" if details else f"{chunk.title}:")
+        byline = chunk.byline()
+        parts.append(f"{chunk.title} ({byline}):" if byline else f"{chunk.title}:")
     parts.append(chunk.text)
     if speakers:
         parts.append("Quoted: " + ", ".join(speakers) + ".")

@@ -10,12 +10,15 @@ sentence of the passage (`quote`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sentencex import segment
 
 from rag.answer_type import is_yes_no
 from rag.generate import Evidence
+from rag.lexicon import VERDICT_CLOSING, VERDICT_OPENING
 from rag.text import (
     WORD,
     content_words,
@@ -26,10 +29,6 @@ from rag.text import (
     numbers_in,
 )
 
-_VERDICT = re.compile(r"^\s*(yes|no)\b[\s.,!:;—–-]*(?:\[\d+\][\s.,]*)?", re.IGNORECASE)
-_FINAL_VERDICT = re.compile(
-    r"(?:\b(?:so|thus|therefore),?\s+)?(?:the\s+)?answer(?:\s+is)?\s*[:\-]?\s*\**(yes|no)\b\**[.!]?", re.IGNORECASE
-)
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _QUOTED = re.compile(r"[\"“]([^\"“”]{3,}?)[\"”]")
 
@@ -56,10 +55,6 @@ class CheckedAnswer:
     text: str
     sentences: list[CheckedSentence] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
-
-    @property
-    def supported_rate(self) -> float:
-        return sum(s.supported for s in self.sentences) / len(self.sentences) if self.sentences else 0.0
 
 
 def split_answer(text: str) -> list[str]:
@@ -90,51 +85,91 @@ def strip_markers(sentence: str) -> str:
     return _MARKERS.sub("", sentence).strip()
 
 
+class _Claim:
+    """One answer sentence against one passage, with what the checks compare it to, each computed once."""
+
+    def __init__(self, claim: str, evidence: Evidence, question: str) -> None:
+        self.claim = claim
+        self.evidence = evidence
+        self.question = question
+        chunk = evidence.chunk
+        # What the model was shown besides the text: the header with title, outlet and date.
+        self.header = " ".join(x for x in (chunk.title, chunk.source or "", chunk.published or "") if x)
+        # What the model read, and what the user gave: numbers and names in either need no other support.
+        self.context = evidence.text + " " + self.header + " " + question
+
+    @cached_property
+    def overlap(self) -> float:
+        """The share of the sentence's own words (those the question does not give; all of them when it
+        gives every one) that stand in the passage or its header; 0.5 for a sentence with no content words."""
+        words = content_words(self.claim) - content_words(self.question) or content_words(self.claim)
+        if not words:
+            return 0.5
+        return len(words & content_words(self.evidence.text + " " + self.header)) / len(words)
+
+
+def _quote_not_verbatim(c: _Claim) -> str:
+    passage_norm = normalize_text(c.evidence.text)
+    for quoted in _QUOTED.findall(c.claim):
+        if len(quoted.split()) >= 3 and normalize_text(quoted).strip(" .,") not in passage_norm:
+            return f'quote not in passage [{c.evidence.number}]: "{quoted}"'
+    return ""
+
+
+def _quote_of_another(c: _Claim) -> str:
+    wrong_speaker = _misattributed(c.claim, c.evidence.chunk)
+    return f"{wrong_speaker} in passage [{c.evidence.number}]" if wrong_speaker else ""
+
+
+def _numbers_missing(c: _Claim) -> str:
+    missing = numbers_in(c.claim) - numbers_in(c.context)
+    return f"number(s) {sorted(missing)} not in passage [{c.evidence.number}]" if missing else ""
+
+
+def _miscounted(c: _Claim) -> str:
+    # When the question names the thing counted, the passage may call it otherwise (see counts_the_same).
+    asked = {w for _, w in counted_things(c.question)} | content_words(c.question)
+    wrong = sorted(
+        f"{n} {w}" for n, w in counted_things(c.claim) if not counts_the_same(n, w, c.context, asked=w in asked)
+    )
+    return f"{', '.join(wrong)}: not what passage [{c.evidence.number}] counts" if wrong else ""
+
+
+def _names_not_in_passage(c: _Claim) -> str:
+    missing = _names_missing(names_in(c.claim), c.context)
+    return f"name(s) {sorted(missing)} not in passage [{c.evidence.number}]" if missing else ""
+
+
+def _too_few_words(c: _Claim) -> str:
+    return f"too few of its words in passage [{c.evidence.number}]" if c.overlap < 0.5 else ""
+
+
+# The checks of rag.rules (stage "check") that judge one sentence against one passage, in the order they
+# are applied: the first that finds a fault decides, and its message is the reason.
+CHECKS: list[tuple[str, Callable[[_Claim], str]]] = [
+    ("verbatim_quotes", _quote_not_verbatim),  # a quoted span of three words or more stands in the passage
+    ("quote_speaker", _quote_of_another),  # a quote the passage gives to one person is not another's
+    ("numbers", _numbers_missing),  # every number stands in the passage, its header or the question
+    ("counted_thing", _miscounted),  # and counts the same thing there ("3 pages" is not "3 years")
+    ("names", _names_not_in_passage),  # every name stands there too
+    ("word_overlap", _too_few_words),  # at least half the sentence's own words stand in the passage
+]
+
+
 def support(
     sentence: str, evidence: Evidence, question: str = "", off: frozenset[str] = frozenset()
 ) -> tuple[bool, float, str]:
     """(supported, overlap score, reason) of one answer sentence against one passage.
 
     Words the answer repeats from the question need no support; the new words, numbers, names and
-    quotes it adds must come from the passage.
+    quotes it adds must come from the passage. `off` names checks (rag.rules) not applied. A sentence a
+    check rejects scores 0, except by the word overlap, where it scores its overlap.
     """
-    claim = strip_markers(sentence)
-    passage = evidence.text
-    passage_norm = normalize_text(passage)
-    chunk = evidence.chunk
-    # What the model was shown besides the text: the header with title, outlet and date.
-    header = " ".join(x for x in (chunk.title, chunk.source or "", chunk.published or "") if x)
-    for quoted in _QUOTED.findall(claim) if "verbatim_quotes" not in off else []:
-        if len(quoted.split()) >= 3 and normalize_text(quoted).strip(" .,") not in passage_norm:
-            return False, 0.0, f'quote not in passage [{evidence.number}]: "{quoted}"'
-    wrong_speaker = _misattributed(claim, chunk) if "quote_speaker" not in off else ""
-    if wrong_speaker:
-        return False, 0.0, f"{wrong_speaker} in passage [{evidence.number}]"
-    context = passage + " " + header + " " + question  # what the model read, and what the user gave
-    missing_numbers = numbers_in(claim) - numbers_in(context) if "numbers" not in off else set()
-    if missing_numbers:
-        return False, 0.0, f"number(s) {sorted(missing_numbers)} not in passage [{evidence.number}]"
-    # "3 pages" is not supported by "three years": a number must count the same thing in the passage.
-    asked = {w for _, w in counted_things(question)} | content_words(question)
-    miscounted = (
-        sorted(f"{n} {w}" for n, w in counted_things(claim) if not counts_the_same(n, w, context, asked=w in asked))
-        if "counted_thing" not in off
-        else []
-    )
-    if miscounted:
-        return False, 0.0, f"{', '.join(miscounted)}: not what passage [{evidence.number}] counts"
-    # Names the user gave need no support.
-    missing_names = _names_missing(names_in(claim), context) if "names" not in off else set()
-    if missing_names:
-        return False, 0.0, f"name(s) {sorted(missing_names)} not in passage [{evidence.number}]"
-    # The question's words need no support, unless they are all the answer says.
-    words = content_words(claim) - content_words(question) or content_words(claim)
-    if not words:
-        return True, 0.5, ""
-    overlap = len(words & content_words(passage + " " + header)) / len(words)
-    if overlap < 0.5 and "word_overlap" not in off:
-        return False, overlap, f"too few of its words in passage [{evidence.number}]"
-    return True, overlap, ""
+    claim = _Claim(strip_markers(sentence), evidence, question)
+    for name, check in CHECKS:
+        if name not in off and (fault := check(claim)):
+            return False, claim.overlap if name == "word_overlap" else 0.0, fault
+    return True, claim.overlap, ""
 
 
 def _misattributed(claim: str, chunk) -> str:
@@ -203,7 +238,7 @@ def check_answer(
     yes_no = None
     restating = question  # what an answer sentence may repeat without support
     if question and is_yes_no(question):
-        yes_no = _VERDICT.match(answer) or _FINAL_VERDICT.search(answer)
+        yes_no = VERDICT_OPENING.match(answer) or VERDICT_CLOSING.search(answer)
         if yes_no:
             answer = answer[: yes_no.start()] + " " + answer[yes_no.end() :]
             restating = ""

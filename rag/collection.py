@@ -1,9 +1,9 @@
 """Questions about the collection itself, answered from the index instead of the model.
 
-"How many articles mention Gerrard?" cannot be answered from three passages. Asked anyway, the model
-wrote "3 articles mention Gerrard", and the citation check let it through because a "3-1" score stood
-in the passage. The index holds every article, so the count and the list come from it, each listed
-article cited with its first sentence that mentions the term.
+"How many articles mention X?" cannot be answered from the few passages a model reads, and a count
+the model makes up can pass the citation check whenever the same number stands in a passage for
+something else (a score, a date). The index holds every article, so the count and the list come from
+it, each listed article cited with its first sentence that mentions the term.
 """
 
 from __future__ import annotations
@@ -15,46 +15,34 @@ from rag.answer_type import asks_for_person
 from rag.chunking import Chunk
 from rag.cite import CheckedAnswer, CheckedSentence, Citation, strip_markers
 from rag.generate import Evidence
+from rag.lexicon import MENTION_QUESTION, REFERRING_TERMS, SURNAME_PARTICLES
 from rag.retrieve import Filters
 from rag.text import name_groups
 
 SHOWN = 5  # articles listed and cited; the count covers them all
 MAX_TERM_WORDS = 4  # a longer "term" is a question about content, for the normal pipeline
 
-_MENTION_QUESTION = re.compile(
-    r"^\W*(?:how many|which|what|list|show(?: me)?|find)\s+(?:(?:of\s+)?the\s+)?(?:news\s+)?"
-    r"(?:articles|stories|reports|pieces)\s+(?:in the (?:corpus|collection|index)\s+)?"
-    r"(?:that\s+|which\s+)?(?:do\s+|does\s+)?"
-    r"(?:mention|mentions|mentioning|mentioned|name|names|naming|refer to|refers to)\s+"
-    r"(?P<term>.+?)[\s?.!]*$",
-    re.IGNORECASE,
-)
-
 
 def mentioned_term(question: str) -> str | None:
     """The name or phrase a how-many/which-articles-mention question asks about, else None."""
-    match = _MENTION_QUESTION.match(question)
+    match = MENTION_QUESTION.match(question)
     if not match:
         return None
     term = match["term"].strip().strip("\"'“”‘’").strip()
     return term if term and len(term.split()) <= MAX_TERM_WORDS else None
 
 
-_REFERRING = {"him", "her", "them", "it", "this", "that", "he", "she", "they", "this person", "that person"}
-
-
 def refers_back(term: str) -> bool:
     """"How many articles mention him?": the term is a pronoun, its meaning is in the conversation."""
-    return term.lower() in _REFERRING
+    return term.lower() in REFERRING_TERMS
 
 
 def referent(history: list[tuple[str, str]]) -> str | None:
     """What "him", "her" or "it" stands for in the last exchange, as written there; None if nothing.
 
-    The small model, asked to rewrite such a follow-up, turned it into another question ("How many
-    articles about Yuri Ushakov mention compromise?"), so the count takes the name from the
-    conversation directly: the person a who-question was answered with (by surname, the form news
-    repeats), else the first name the question gave, else the first in the answer.
+    The name is taken from the conversation directly rather than by the model's rewrite of the
+    follow-up, which may change what is counted: the person a who-question was answered with (by
+    surname, the form news repeats), else the first name the question gave, else the first in the answer.
     """
     if not history:
         return None
@@ -71,14 +59,11 @@ def referent(history: list[tuple[str, str]]) -> str | None:
     return None
 
 
-_PARTICLES = r"(?:von|van|der|den|de|del|della|da|di|du|la|le|al|bin|ibn)"
-
-
 def _surname(text: str, group: list[str]) -> str:
     """ "Yuri Ushakov" -> "Ushakov", "Ursula von der Leyen" -> "von der Leyen" (particles stay)."""
     written = _as_written(text, group)
     after = text[text.find(written) + len(written) :]
-    tail = re.match(rf"((?:\s+{_PARTICLES})+\s+[A-Z][\w'-]+)", after)
+    tail = re.match(rf"((?:\s+{SURNAME_PARTICLES})+\s+[A-Z][\w'-]+)", after)
     if tail:
         return tail.group(1).strip()
     return written.split()[-1]
@@ -127,8 +112,7 @@ def mentions_answer(mentions: Mentions) -> CheckedAnswer:
     counted = f'{n} article{"s" if n != 1 else ""} in the corpus mention{"" if n != 1 else "s"} "{mentions.term}".'
     items = []
     for e in mentions.evidence:
-        details = ", ".join(x for x in (e.chunk.source, (e.chunk.published or "")[:10]) if x)
-        items.append(f'"{e.chunk.title}"' + (f" ({details})" if details else "") + f" [{e.number}]")
+        items.append(f"{e.chunk.heading()} [{e.number}]")
     if n > len(items):
         items.append(f"and {n - len(items)} more")
     newest = len(mentions.evidence) > 1 and all(e.chunk.published for e in mentions.evidence)

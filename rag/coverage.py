@@ -1,12 +1,12 @@
 """Does a passage cover what the question pins down?
 
 A question pins its answer down with the people, organisations, places, years and things it names
-("How much did Electrolux earn from fridges in 2004?"). A passage that leaves one of them out answers a
+("How much did Norvik earn from fridges in 2004?"). A passage that leaves one of them out answers a
 nearby question: the same fact for another year, another company, another commodity. The citation check
 alone passes such an answer, because its words do stand in the passage.
 
 Which words pin a question down is read off the corpus, not off word lists: a term's weight is its
-inverse document frequency over the index's chunks, as BM25 computes it ("Electrolux", "2004" and
+inverse document frequency over the index's chunks, as BM25 computes it ("Norvik", "2004" and
 "fridges" are rare and carry the question; "said", "year" and "news" are common and carry little). A
 chunk covers a question by the share of that weight it holds, looked up in BM25's own postings (the same
 stemming and stop words as keyword retrieval; the chunk's title, outlet, date, speakers and roles count,
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
-from rag.text import FUNCTION_WORDS
+from rag.lexicon import FUNCTION_WORDS
+from rag.text import is_year
 
-YEAR = re.compile(r"(?:1[89]|20)\d\d")
 _WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
 
 
@@ -37,7 +37,7 @@ class Cover:
     def enough(self, min_share: float) -> bool:
         """Covered: most of the weight held, and every year the question gives (a year is never paraphrased,
         and the same figure for another year is the commonest nearby answer)."""
-        return self.share >= min_share and not any(YEAR.fullmatch(term) for term in self.missing)
+        return self.share >= min_share and not any(is_year(term) for term in self.missing)
 
 
 class TermIndex:

@@ -16,6 +16,7 @@ import numpy as np
 from rag.answer_type import is_yes_no
 from rag.chunking import Chunk
 from rag.embedding import Embedder
+from rag.lexicon import FOLLOW_UP, INSTRUCTION_LIKE, NO_INFORMATION, NOT_STATED
 from rag.retrieve import Passage
 
 NOT_FOUND = "NOT IN ARTICLES"
@@ -33,12 +34,6 @@ SYSTEM_PROMPT = (
     f"- If the passages do not contain the answer, reply only: {NOT_FOUND}"
 )
 
-_INSTRUCTION_LIKE = re.compile(
-    r"\b(ignore|disregard|forget|override)\b[^.]{0,40}\b(instructions?|prompts?|rules|directions)\b"
-    r"|\b(system prompt|you are now|as an ai|language model)\b"
-    r"|\b(reply|respond|answer|say|output|print)\s+(only\s+)?(with\s+)?[\"'“]?[A-Z]{4,}[\"'”]?(?=[\s.!,]|$)",
-    re.IGNORECASE,
-)
 WITHHELD = "[text addressed to an AI assistant, withheld]"
 YES_NO_INSTRUCTION = "Begin your reply with Yes or No, then give the words of the passage that settle it."
 
@@ -69,7 +64,7 @@ class Evidence:
 
 
 def looks_like_instruction(sentence: str) -> bool:
-    return bool(_INSTRUCTION_LIKE.search(sentence))
+    return bool(INSTRUCTION_LIKE.search(sentence))
 
 
 def focus(
@@ -129,13 +124,8 @@ def focus(
     return evidence
 
 
-def _header(evidence: Evidence) -> str:
-    details = ", ".join(x for x in (evidence.chunk.source, (evidence.chunk.published or "")[:10]) if x)
-    return f'[{evidence.number}] "{evidence.chunk.title}"' + (f" ({details})" if details else "")
-
-
 def user_message(question: str, evidence: list[Evidence]) -> str:
-    blocks = [f"{_header(e)}\n{e.text_for_model()}" for e in evidence]
+    blocks = [f"[{e.number}] {e.chunk.heading()}\n{e.text_for_model()}" for e in evidence]
     # A yes/no question is answered as one: the verdict first, then the passage's words that settle it.
     ask = f"\n\nQuestion: {question}" + (f"\n{YES_NO_INSTRUCTION}" if is_yes_no(question) else "")
     return "Passages:\n\n" + "\n\n".join(blocks) + ask
@@ -177,10 +167,8 @@ def is_not_found(text: str) -> bool:
     lowered = text.lower()
     return (
         NOT_FOUND.lower() in lowered
-        or bool(
-            re.search(r"\b(passages|articles|text)\b[^.]{0,40}\b(do|does) not (say|contain|mention|state)", lowered)
-        )
-        or bool(re.search(r"\bno (information|mention)\b", lowered))
+        or bool(NOT_STATED.search(lowered))
+        or bool(NO_INFORMATION.search(lowered))
         or re.sub(r"\[\d+\]", "", lowered).strip(" .") in ("", "none", "unknown")  # a bare "[1]"; "771" is an answer
     )
 
@@ -207,8 +195,8 @@ class RefusalGate:
         verdict_tokens: tuple[list[int], list[int]] | None = None,
         yes_threshold: float = 0.5,
     ) -> None:
-        # Every way the reply may start the refusal, canonical first ("NOT", then "Not"): with one left
-        # open, the model slipped through it and refused below the threshold.
+        # Every way the reply may start the refusal, canonical first ("NOT", then "Not"): all are ruled out
+        # together below the threshold, since any one left open would let the model refuse there.
         self.refusal_tokens = list(dict.fromkeys(refusal_tokens))
         self.threshold = threshold
         self.verdict_tokens = verdict_tokens  # (ways to start "Yes", ways to start "No"), canonical first
@@ -220,7 +208,7 @@ class RefusalGate:
     def refused(self) -> bool:
         return self.probability is not None and self.probability >= self.threshold
 
-    # For rag.model_cache: what makes two gates decide alike, and the decision of a recorded reply.
+    # For rag.eval.model_cache: what makes two gates decide alike, and the decision of a recorded reply.
     def cache_key(self) -> list:
         if self.verdict_tokens is None:
             return ["refusal-gate", self.refusal_tokens, self.threshold]
@@ -271,15 +259,10 @@ CONDENSE_PROMPT = (
     "(he, she, they, it, those talks, there) with the names and things they refer to in the conversation. "
     "Reply with the rewritten question only."
 )
-_FOLLOW_UP = re.compile(
-    r"^(and|but|also|what about|how about|so|then)\b|\b(he|she|they|him|her|them|his|hers|their|theirs|it|its|"
-    r"this|that|these|those|there|then|the same|the other|else)\b",
-    re.IGNORECASE,
-)
 
 
 def looks_like_follow_up(question: str) -> bool:
-    return bool(_FOLLOW_UP.search(question)) or len(question.split()) <= 3
+    return bool(FOLLOW_UP.search(question)) or len(question.split()) <= 3
 
 
 def condense_question(model, history: list[tuple[str, str]], question: str) -> str:

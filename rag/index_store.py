@@ -222,17 +222,21 @@ def _remove_stale_generations(index_dir: Path) -> None:
 def build_index(
     corpus_dir: Path | str,
     index_dir: Path | str,
-    embedder: str | None = None,
+    embedder: str | Embedder | None = None,
     params: ChunkingParams | None = None,
     show_progress: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
     log: Callable[[str], None] = print,
 ) -> BuildReport:
-    """Bring the index in line with the corpus, embedding only added or changed articles."""
+    """Bring the index in line with the corpus, embedding only added or changed articles.
+
+    `embedder` is a name (the configured one when None) or an embedder already loaded; the index records its name.
+    """
     started = time.perf_counter()
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     params = params or ChunkingParams()
-    name = embedder_name(embedder)
+    loaded = embedder if isinstance(embedder, Embedder) else None
+    name = embedder.name if isinstance(embedder, Embedder) else embedder_name(embedder)
     corpus = load_corpus(corpus_dir)
     report = BuildReport(skipped=corpus.skipped, duplicates=corpus.duplicates)
     if not corpus.articles:
@@ -268,7 +272,7 @@ def build_index(
             report.seconds = time.perf_counter() - started
             return report  # nothing changed: the embedder is not even loaded
 
-        model: Embedder = get_embedder(name)
+        model: Embedder = loaded or get_embedder(name)
         kept_chunks: list[Chunk] = []
         kept_vectors = np.zeros((0, model.dimension), dtype=np.float32)
         kept_sentences: list[np.ndarray] = []

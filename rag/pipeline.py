@@ -29,10 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.answer_type import is_yes_no
+from rag.chat_model import ChatModel
 from rag.cite import CheckedSentence, Citation, check_answer, markers_of
 from rag.collection import find_mentions, mentioned_term, mentions_answer, referent, refers_back
 from rag.config import ReadingSettings, RetrievalWeights, Settings
 from rag.coverage import Cover
+from rag.embedding import Embedder
 from rag.generate import (
     NOT_FOUND,
     Evidence,
@@ -44,7 +46,7 @@ from rag.generate import (
     stream_answer,
 )
 from rag.index_store import Index, load_index
-from rag.llm import LocalModel, get_model
+from rag.llm import get_model
 from rag.retrieve import Filters, Retriever, bm25_terms
 
 MAX_QUESTION_CHARS = 1000
@@ -157,7 +159,8 @@ class Pipeline:
         index_dir: Path | str,
         model: str | None = None,
         settings: ReadingSettings | None = None,
-        local_model: LocalModel | None = None,
+        local_model: ChatModel | None = None,
+        embedder: Embedder | None = None,
         weights: RetrievalWeights | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
@@ -166,22 +169,24 @@ class Pipeline:
         self.model_name = model
         self._model = local_model
         self.index: Index = load_index(self.index_dir)
+        if embedder is not None and embedder.name != self.index.embedder:
+            raise ValueError(f"the index was built with {self.index.embedder!r}, not with {embedder.name!r}")
         self.retriever = Retriever(
-            self.index, mode=self.settings.retrieval, rules_off=self.settings.rules_off, weights=self.weights
+            self.index, embedder, mode=self.settings.retrieval, rules_off=self.settings.rules_off, weights=self.weights
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, local_model: LocalModel | None = None) -> Pipeline:
+    def from_settings(cls, settings: Settings, local_model: ChatModel | None = None) -> Pipeline:
         """The pipeline a settings tree describes (its index, model, retrieval weights and reading steps)."""
-        return cls(settings.index, settings.model, settings.reading, local_model, settings.retrieval)
+        return cls(settings.index, settings.model, settings.reading, local_model, weights=settings.retrieval)
 
     @property
-    def model(self) -> LocalModel:
+    def model(self) -> ChatModel:
         if self._model is None:
             self._model = get_model(self.model_name)
         return self._model
 
-    def use_model(self, model) -> None:
+    def use_model(self, model: ChatModel) -> None:
         """Read with another model object (a measuring wrapper such as rag.eval.model_cache.CachedModel)."""
         self._model = model
 

@@ -24,22 +24,10 @@ from rag.config import RetrievalWeights
 from rag.coverage import Cover, TermIndex
 from rag.embedding import Embedder, get_embedder
 from rag.index_store import Index
+from rag.lexicon import HEADLINE_QUESTION, LATEST_QUESTION, SOURCE_QUESTION, SPEECH_QUESTION
 from rag.rules import RULES
-from rag.speakers import HEADLINE_QUESTION, SPEECH_QUESTION
 from rag.text import content_words
 
-# The weights of the fusion and the re-ranking: rag.config.RetrievalWeights.
-# The outlet named as a source ("what did Reuters report", "the TVB piece", "according to ..."), not
-# as a subject ("how much did Reuters save?", asked of other outlets' stories about the company).
-SOURCE_QUESTION = re.compile(
-    r"\b(report|reports|reported|reporting|piece|story|stories|article|articles|coverage|broadcast|"
-    r"published|publish|carried|carry|wrote|write|writes|say|says|said|according to)\b",
-    re.IGNORECASE,
-)
-# "The latest on ...": the re-ranking lifts newer articles (RetrievalWeights.recency_bonus).
-LATEST_QUESTION = re.compile(
-    r"\b(latest|newest|most recent|recent|recently|currently|current|now|today|this week)\b", re.IGNORECASE
-)
 MODES = ("hybrid", "rrf", "dense", "bm25")
 
 

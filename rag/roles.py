@@ -1,4 +1,4 @@
-"""Who holds which role: link role phrases ("NATO Secretary-General", "chief executive of Electrolux") to
+"""Who holds which role: link role phrases ("NATO Secretary-General", "chief executive of Norvik") to
 the people they describe, at index time.
 
 News names people by role as often as by name, and a question may use either ("what did the Kremlin
@@ -7,7 +7,7 @@ retrieval can match the role words and answers can name the person.
 
 Shapes covered, each a regular expression over one sentence's text (only near its role nouns, for speed):
   1. a role noun phrase right before a name:   "NATO Secretary-General Mark Rutte", "Chancellor Gordon Brown"
-  2. an apposition after a name:               "Hans Straberg, the chief executive of Electrolux,"
+  2. an apposition after a name:               "Hans Lindgren, the chief executive of Norvik,"
   3. a role phrase, a comma, then the name:     "the band's lead singer, Chris Martin,"
   4. "X, who heads/runs/leads/chairs Y,":       "Mr Smith, who heads the union,"
   5. a role, then the person named later in the same sentence or at the start of the next one, as the
@@ -26,8 +26,30 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from rag.speakers import SPEECH_VERBS
-from rag.text import MONTHS, STOPWORDS
+from rag.lexicon import (
+    CAPITALISED_TITLES,
+    CONNECTIVES,
+    DETERMINERS,
+    HONORIFIC_BEFORE_NAME,
+    HONORIFICS,
+    KIN_NOUNS,
+    LEAD_VERBS,
+    MONTHS,
+    NAME_OPENERS,
+    NOT_PERSON_WORDS,
+    ORG_NOUNS,
+    ORG_PRONE_NOUNS,
+    PERSON_NAME_PARTICLES,
+    PERSON_PRONOUN,
+    PREPOSITIONS,
+    ROLE_COMPLEMENT,
+    ROLE_MODIFIERS,
+    ROLE_NOUNS,
+    ROLE_PREFIX,
+    SPEECH_VERBS,
+    STOPWORDS,
+    VERB_BEFORE,
+)
 
 
 @dataclass(frozen=True)
@@ -38,144 +60,27 @@ class Role:
     end: int
 
 
-# --- The lexicon: everything that decides what counts as a role, in one place. --------------------
-
-# Nouns a role phrase ends in (its head). Singular only: "leaders Chelsea" is a league table, not a
-# person. Multi-word entries are titles whose last word alone would mean something else.
-ROLE_NOUNS = frozenset(
-    """
-    president president-elect vice-president premier minister secretary secretary-general
-    secretary general general secretary attorney general solicitor general director-general director general
-    chancellor adviser advisor aide spokesman spokeswoman spokesperson representative negotiator envoy
-    ambassador diplomat commissioner governor mayor senator congressman congresswoman mp mep peer whip
-    leader head chief boss executive ceo chairman chairwoman chairperson chair director manager
-    founder co-founder owner treasurer deputy official officer commander inspector detective
-    judge lawyer barrister solicitor attorney prosecutor constable superintendent supt sergeant
-    analyst economist strategist expert consultant researcher scientist professor
-    editor correspondent reporter journalist presenter broadcaster host columnist critic
-    singer guitarist drummer bassist vocalist frontman rapper musician composer songwriter pianist
-    actor actress producer writer author novelist playwright screenwriter comedian star designer
-    artist photographer dancer conductor
-    coach captain striker midfielder defender goalkeeper keeper winger player champion batsman bowler
-    fly-half scrum-half full-back sprinter athlete cyclist jockey trainer boxer golfer
-    king queen prince princess accountant film-maker filmmaker
-    """.replace("general secretary", "general-secretary")
-    .replace("secretary general", "secretary-general")
-    .replace("attorney general", "attorney-general")
-    .replace("solicitor general", "solicitor-general")
-    .replace("director general", "director-general")
-    .split()
-)
-# Family ties ("Trump's son-in-law Jared Kushner", "his wife Carey Lowell"): lower-case only, since "Big
-# Brother" is a television show, and never linked across sentences, where "Lucy's mother ... Mr Pound
-# says" is usually somebody else.
-KIN_NOUNS = frozenset("son-in-law daughter-in-law wife husband widow son daughter brother sister father mother".split())
-# Titles written with a capital before a name ("Foreign Secretary Jack Straw", "Judge Letitia Clark").
-# Any other role noun with a capital inside a sentence belongs to a name or a title of a work ("Star
-# Wars Battlefront"), not to a role.
-CAPITALISED_TITLES = frozenset(
-    """
-    president president-elect vice-president premier minister secretary secretary-general general-secretary
-    attorney-general solicitor-general director-general chancellor governor mayor senator congressman
-    congresswoman commissioner ambassador envoy judge professor prince princess king queen chairman
-    chairwoman chair director executive chief manager coach captain commander inspector detective officer
-    constable superintendent supt sergeant
-    mp mep deputy whip treasurer adviser advisor spokesman spokeswoman leader editor
-    """.split()
-)
-# Role nouns that news also puts before an organisation ("former European champion Borussia Dortmund",
-# "owner France Telecom", "electronics leader Best Buy"): the name must show it is a person's.
-ORG_PRONE_NOUNS = frozenset("champion owner leader star host player winner broadcaster".split())
-# Words that may stand between the owner and the role noun ("Putin's foreign policy advisor", "the
-# band's lead singer", "former US President"). A closed list: an open one would pull in the verb before a
-# title ("met chief executive ..." must not make "met chief executive" a role).
-ROLE_MODIFIERS = frozenset(
-    """
-    former ex acting deputy assistant associate senior junior chief vice interim caretaker new current
-    outgoing incoming then first foreign finance defence defense home health trade economic economics
-    policy shadow lead managing executive general top national international technical artistic
-    creative commercial financial marketing sales press communications team club party union football
-    rugby tennis cricket golf music film movie fashion political security energy environment environmental
-    education culture sports sport justice interior transport industry employment treasury prime head
-    special official principal regional european state city world olympic defending reigning joint
-    independent opposition legal medical research investment market business technology tv television
-    radio news record pop rock backing bass session founding oil production
-    operations operating strategy programme campaign communications prison police army military
-    intelligence immigration cabinet government white house supreme high court district federal county
-    local
-    """.split()
-)
-# Words that make a run of capitalised words an organisation or a place, not a person.
-NOT_PERSON_WORDS = frozenset(
-    """
-    united city town county rovers athletic wanderers albion villa hotspur fc ltd inc corp co plc ag sa
-    group bank party commission council committee ministry department office association federation
-    union league club airways airlines motors industries holdings fund agency authority board court house
-    street road square stadium park university college school institute society trust foundation
-    organisation organization service services news times post journal telegraph mail guardian records
-    studios pictures entertainment company corporation systems technologies software energy oil petroleum
-    airport olympics games cup championship open awards award festival show parliament congress senate
-    assembly government administration commons lords republic kingdom states islands army police force
-    navy exchange market markets index capital partners securities insurance media network channel radio
-    television tv bbc itv sky new north south east west san santa los las hong kong saint st deutsche
-    international wars dairy foods brewery steel mining pharmaceuticals electronics telecom telecoms
-    semiconductor chemicals networks digital labs productions publishing ventures investments resources
-    electric railways rail
-    """.split()
-)
-# Capitalised words that open a sentence or precede a name without being part of it.
-_HONORIFICS = frozenset("mr mrs ms miss dr sir dame lord lady prof professor rev baroness baron".split())
-_OPENERS = (
-    STOPWORDS
-    | set(MONTHS)
-    | _HONORIFICS
-    | set("monday tuesday wednesday thursday friday saturday sunday".split())
-    | set(
-        """
-        yesterday today tomorrow last next earlier later despite although though since until during under
-        without speaking following instead indeed both neither either many some most other another even only
-        nor if unlike like however meanwhile yet now still also asked while when after before as in on at
-        """.split()
-    )
-)
-_PREPOSITIONS = frozenset(
-    """
-    on to with from for against about at by of into onto over under toward towards like than between among
-    after before without including via behind beside upon across
-    """.split()
-)
-# Nouns a "who heads/runs ..." object must end in for the clause to describe a post, not an act
-# ("who heads the union" is a role, "who led the protest" is not).
-_ORG_NOUNS = frozenset(
-    """
-    union company firm band group club team party bank committee commission council department ministry
-    agency organisation organization business board campaign charity association federation league school
-    university hospital trust fund network studio label magazine newspaper paper programme program
-    project inquiry investigation review service division unit office delegation government squad side
-    orchestra institute foundation chain retailer airline operator maker manufacturer carmaker watchdog
-    regulator body panel practice country nation region
-    """.split()
-)
+# The word lists that decide what counts as a role live in rag.lexicon.
 
 # --- Regular expression building blocks. ----------------------------------------------------------
 
 _U = "A-ZÀ-ÖØ-Þ"  # upper-case letters, Latin-1 included ("Émile")
 _L = "a-zß-öø-ÿ"
-# A name word: "Straberg", "McNulty", "O'Neill", "Sven-Goran", or an initial "W". Never an acronym
+# A name word: "Lindgren", "McNulty", "O'Neill", "Sven-Goran", or an initial "W". Never an acronym
 # ("NATO" is an organisation) and never with its possessive "'s". rag.speakers.NAME takes both (a speaker
 # tag needs no such care); telling a person from "NATO" or "Putin's" is the point here.
 _NAME_WORD = rf"[{_U}][{_L}]*(?:(?:['’]|-)?[{_U}][{_L}]+|-[{_L}]+)*(?!\w)"
-_PARTICLES = r"(?:(?:von|van|der|de|den|da|di|du|al|bin|la|le|del|dos|ter|ten)[ ]+)*"
+_PARTICLES = rf"(?:{PERSON_NAME_PARTICLES}[ ]+)*"
 _INITIAL = rf"[{_U}]\.(?=[ ]+[{_U}])"  # "George W. Bush"
 NAME_RUN = rf"{_NAME_WORD}(?:[ ]+{_PARTICLES}(?:{_INITIAL}|{_NAME_WORD})){{0,4}}"
 _NAME_RUN_RE = re.compile(rf"(?<![\w'’-]){NAME_RUN}")
-# An organisation or place as an owner: "NATO", "Electrolux", "Bank of England", "US".
+# An organisation or place as an owner: "NATO", "Norvik", "Bank of England", "US".
 _CAP_TOKEN = rf"[{_U}][\w&\-]*(?<!['’])"
 # "and" is no connector here: "Mr Blair and Liberal Democrat leader Charles Kennedy" lists two people.
 _ORG = rf"{_CAP_TOKEN}(?:[ ]+(?:(?:of|of[ ]+the|for|&)[ ]+)?{_CAP_TOKEN}){{0,3}}"
 _POSSESSIVE = rf"(?:(?:the|The)[ ]+(?:[{_L}]+[ ]+){{0,2}}[{_L}]+|{_ORG})['’]s"
 _OWNER = rf"(?:{_POSSESSIVE}|{_ORG})"
-_DET = r"(?:the|The|a|A|an|An|his|His|her|Her|its|Its|their|Their)"
+_DET = "(?:" + "|".join(f"{w}|{w.capitalize()}" for w in DETERMINERS) + ")"
 
 
 def _alternation(words: frozenset[str]) -> str:
@@ -203,13 +108,13 @@ def _alternation(words: frozenset[str]) -> str:
     return pattern(trie)
 
 
-_MOD = rf"(?i:(?:co|vice|ex|deputy)-)?(?i:{_alternation(ROLE_MODIFIERS)})(?![\w'’])"
-_HEAD = rf"(?:(?i:(?:co|vice|ex|deputy)-)?(?i:{_alternation(ROLE_NOUNS)})|(?:{_alternation(KIN_NOUNS)}))(?![\w'’]|-\w)"
+_MOD = rf"(?i:{ROLE_PREFIX})?(?i:{_alternation(ROLE_MODIFIERS)})(?![\w'’])"
+_HEAD = rf"(?:(?i:{ROLE_PREFIX})?(?i:{_alternation(ROLE_NOUNS)})|(?:{_alternation(KIN_NOUNS)}))(?![\w'’]|-\w)"
 # The role noun phrase: [det] [modifiers] [owner] [modifiers] head - "the former Arsenal player",
-# "Putin's foreign policy advisor", "former US President", "Electrolux chief executive".
+# "Putin's foreign policy advisor", "former US President", "Norvik chief executive".
 _ROLE_NP = rf"(?:{_DET}[ ]+)?(?:{_MOD}[ ]+){{0,2}}(?:{_OWNER}[ ]+)?(?:{_MOD}[ ]+){{0,3}}{_HEAD}"
-# What may follow the role noun: "of the European Commission", "of Electrolux", "at Goldman Sachs".
-_POST_ORG = rf"[ ]+(?:of|at|for|to|in)[ ]+(?:the[ ]+)?{_ORG}"
+# What may follow the role noun: "of the European Commission", "of Norvik", "at Goldman Sachs".
+_POST_ORG = rf"[ ]+{ROLE_COMPLEMENT}[ ]+(?:the[ ]+)?{_ORG}"
 # Inside commas a lower-case complement is safe too: "the head of the union,".
 _POST_ANY = rf"(?:{_POST_ORG}|[ ]+of[ ]+(?:the|its|his|her|their)[ ]+(?:[{_L}]+[ ]+){{0,2}}[{_L}]+)"
 # A comma, a bracket or the sentence end closes an apposition; not the full stop of an initial ("Arthur D.
@@ -219,45 +124,39 @@ _START = r"(?<![\w'’-])"
 
 # 1. "NATO Secretary-General Mark Rutte": the head noun directly before the name.
 _ROLE_BEFORE_NAME = re.compile(rf"{_START}(?P<role>{_ROLE_NP})[ ]+(?P<name>{NAME_RUN})")
-# 2. "Hans Straberg, the chief executive of Electrolux," (an age may come first: "John Smith, 45, a lawyer,").
+# 2. "Hans Lindgren, the chief executive of Norvik," (an age may come first: "John Smith, 45, a lawyer,").
 _NAME_COMMA_ROLE = re.compile(
     rf"{_START}(?P<name>{NAME_RUN}),[ ]+(?:\d{{1,3}},[ ]+)?(?P<role>{_ROLE_NP}(?:{_POST_ANY})?){_CLOSE}"
 )
 # 3. "the band's lead singer, Chris Martin," - the name must be closed by punctuation, otherwise the comma
 # may end an opening phrase ("After meeting the prime minister, Mr Howard said ...").
 _ROLE_COMMA_NAME = re.compile(rf"{_START}(?P<role>{_ROLE_NP}(?:{_POST_ANY})?),[ ]+(?P<name>{NAME_RUN}){_CLOSE}")
-# 4. "Mr Smith, who heads the union," and "Mr Smith, who is chief executive of Electrolux,".
-_LEAD_VERBS = (
-    "heads|headed|head|runs|ran|run|leads|led|lead|chairs|chaired|chair|manages|managed|manage|coaches|"
-    "coached|coach|captains|captained|captain|founded|co-founded|owns|owned"
-)  # not "directed" or "edited": "who directed the 2002 hit About Schmidt" is a deed, not a post
+# 4. "Mr Smith, who heads the union," and "Mr Smith, who is chief executive of Norvik,".
 _NAME_WHO = re.compile(
     rf"{_START}(?P<name>{NAME_RUN}),[ ]+who[ ]+(?:(?:has|had|now|currently|also|still)[ ]+)*"
     rf"(?:(?:is|was|has[ ]+been|had[ ]+been)[ ]+(?:(?:now|also|still)[ ]+)?(?P<role_np>{_ROLE_NP}(?:{_POST_ANY})?)"
-    rf"|(?P<role_vp>(?:{_LEAD_VERBS})[ ]+(?:(?:the|its|his|her|their|a)[ ]+)?"
+    rf"|(?P<role_vp>(?:{LEAD_VERBS})[ ]+(?:(?:the|its|his|her|their|a)[ ]+)?"
     rf"(?:[\w'’&\-]+[ ]+){{0,4}}?[\w'’&\-]+)){_CLOSE}"
 )
 # 5. A role phrase standing alone, linked to the next subject named (see _link_forward).
 _FREE_ROLE = re.compile(rf"{_START}(?P<role>{_ROLE_NP}(?:{_POST_ORG})?)")
 _SPEECH_AFTER = re.compile(rf"[ ]+(?:(?:also|then|later|again)[ ]+)?(?:{SPEECH_VERBS})\b")
-_CONNECTIVE = re.compile(r"(?:(?:But|And|However|Meanwhile|Yet|Then|Now|Later|Instead)[ ,]+)?")
-_HONORIFIC_NAME = re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Prof|Professor)\.?[ ]+(?P<name>{NAME_RUN})")
-_DETERMINER = re.compile(r"^(?:the|a|an|his|her|its|their)\s+", re.IGNORECASE)
-_VERB_BEFORE = re.compile(r"\b(?:to|will|would|can|could|may|might|should|must|not|\w+ly)\s+$", re.IGNORECASE)
-_SENTENCE_OPENERS = _OPENERS - {"the", "a", "an", "his", "her", "its", "their"}
-_PRONOUN = re.compile(r"\b(?:he|she|him|his|her|He|She|His|Her)\b")
+_CONNECTIVE = re.compile(rf"(?:{CONNECTIVES}[ ,]+)?")
+_HONORIFIC_NAME = re.compile(rf"\b{HONORIFIC_BEFORE_NAME}\.?[ ]+(?P<name>{NAME_RUN})")
+_DETERMINER = re.compile(rf"^(?:{'|'.join(DETERMINERS)})\s+", re.IGNORECASE)
+_SENTENCE_OPENERS = NAME_OPENERS - set(DETERMINERS)
 
 
 # --- Names. -------------------------------------------------------------------------------------------
 
 
 def _is_role_word(word: str) -> bool:
-    lower = re.sub(r"^(?:co|vice|ex|deputy)-", "", word.lower())
-    return lower in ROLE_NOUNS or lower in ROLE_MODIFIERS or lower in _HONORIFICS
+    lower = re.sub(rf"^{ROLE_PREFIX}", "", word.lower())
+    return lower in ROLE_NOUNS or lower in ROLE_MODIFIERS or lower in HONORIFICS
 
 
 def _name_words(raw: str) -> list[str]:
-    """The words of a name run after any opener, honorific or title: "But Mr Straberg" -> ["Straberg"],
+    """The words of a name run after any opener, honorific or title: "But Mr Lindgren" -> ["Lindgren"],
     "German Chancellor Gerhard Schroeder" -> ["Gerhard", "Schroeder"]. A title word that ends the run is
     kept ("Stephen King", "Mervyn King"): there it is a surname."""
     words = raw.split()
@@ -265,10 +164,10 @@ def _name_words(raw: str) -> list[str]:
         if _is_role_word(words[i]):
             words = words[i + 1 :]
             break
-    while words and words[0].lower() in _OPENERS:
+    while words and words[0].lower() in NAME_OPENERS:
         words.pop(0)
-    # A capitalised verb or adverb opening a sentence is no first name ("Making Michael Howard leader ..."),
-    # nor is a compound adjective ("Tunisian-born Abdellatif Kechiche"): names capitalise after a hyphen.
+    # A capitalised verb or adverb opening a sentence is no first name ("Making Tom Hale leader ..."),
+    # nor is a compound adjective ("Tunisian-born Karim Haddad"): names capitalise after a hyphen.
     while len(words) >= 2 and (
         (len(words) >= 3 and words[0].lower().endswith(("ing", "ly"))) or re.search(r"-[a-z]", words[0])
     ):
@@ -289,8 +188,8 @@ class _People:
 
     A run of two or more name words is a person unless a word marks an organisation or place ("Manchester
     United", "European Commission") or the article writes it with "the" ("the Premier League"). A single
-    word is a person only when the article names that person in full ("Straberg" -> "Hans Straberg") or
-    with an honorific ("Mr Straberg"); "Arsenal" or "Moscow" alone never are.
+    word is a person only when the article names that person in full ("Lindgren" -> "Hans Lindgren") or
+    with an honorific ("Mr Lindgren"); "Arsenal" or "Moscow" alone never are.
     """
 
     def __init__(self, text: str) -> None:
@@ -320,7 +219,7 @@ class _People:
         return self._first.get(person, len(self.text))
 
     def _looks_personal(self, words: list[str]) -> bool:
-        # "Audience With Alastair Campbell" is a title of a programme: a capitalised "With" is no name.
+        # "Audience With Tom Hale" is a title of a programme: a capitalised "With" is no name.
         if any(w.lower() in NOT_PERSON_WORDS or w.lower() in MONTHS or w.lower() in STOPWORDS for w in words):
             return False
         return " ".join(words) not in self.with_the
@@ -336,7 +235,7 @@ class _People:
         if alone > len(re.findall(rf"\b{re.escape(person)}\b", self.text)):
             return True
         first = self.first_mention(person)
-        return _PRONOUN.search(self.text, first, first + 250) is not None
+        return PERSON_PRONOUN.search(self.text, first, first + 250) is not None
 
     def person(self, raw: str) -> str | None:
         """The fullest name of the person a name run stands for, or None if it is no person."""
@@ -362,8 +261,8 @@ class _People:
 
 
 def _role_span(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """The role phrase without a leading article or sentence opener ("the chief executive of Electrolux"
-    -> "chief executive of Electrolux"); a possessive owner keeps its article ("the band's lead singer")."""
+    """The role phrase without a leading article or sentence opener ("the chief executive of Norvik"
+    -> "chief executive of Norvik"); a possessive owner keeps its article ("the band's lead singer")."""
     phrase = text[start:end]
     while True:
         first = phrase.split(" ", 1)[0]
@@ -382,26 +281,26 @@ def _role_span(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _plausible_head(text: str, sentence_start: int, start: int, end: int, person: str, people: _People) -> bool:
-    """Checks on the role noun itself (the last one before a complement such as "of Electrolux"):
-    - "to partner Gudjohnsen", "will host", "powerfully head": a bare noun after "to", a modal or an
+    """Checks on the role noun itself (the last one before a complement such as "of Norvik"):
+    - "to partner Okafor", "will host", "powerfully head": a bare noun after "to", a modal or an
       adverb is a verb, and so is a bare "head";
     - a capital mid-sentence is only a title's ("Foreign Secretary"), otherwise part of a name;
     - a noun that also comes before organisations ("champion", "owner") needs a surely personal name."""
     phrase = text[start:end]
-    phrase = re.split(r" (?:of|at|for|to|in) ", phrase, maxsplit=1)[0]
+    phrase = re.split(rf" {ROLE_COMPLEMENT} ", phrase, maxsplit=1)[0]
     heads = list(re.finditer(_HEAD, phrase))
     if not heads:
         return False
     head = heads[-1]
     word = head.group(0)
-    if head.start() == 0 and (_VERB_BEFORE.search(text, max(0, start - 20), start) or word == "head"):
-        return False  # "to powerfully head Lampard's corner": a bare "head" is mostly the verb
-    bare = re.sub(r"^(?:co|vice|ex|deputy)-", "", word.lower()).replace(" ", "-")
+    if head.start() == 0 and (VERB_BEFORE.search(text, max(0, start - 20), start) or word == "head"):
+        return False  # "to powerfully head a corner": a bare "head" is mostly the verb
+    bare = re.sub(rf"^{ROLE_PREFIX}", "", word.lower()).replace(" ", "-")
     if word[:1].isupper() and bare not in CAPITALISED_TITLES:
         line_start = text.rfind("\n", 0, start + head.start()) + 1
         before = text[max(sentence_start, line_start) : start + head.start()]
         if any(w[:1].islower() for w in before.split()):
-            return False  # only a sentence or a headline opens with it ("Singer Britney Spears ...")
+            return False  # only a sentence or a headline opens with it ("Singer Nora Vale ...")
     if bare in ORG_PRONE_NOUNS and not people.surely_a_person(person):
         return False
     return True
@@ -410,9 +309,9 @@ def _plausible_head(text: str, sentence_start: int, start: int, end: int, person
 def _has_owner(phrase: str) -> bool:
     """A role with an owner says whose role it is ("Putin's advisor", "NATO chief", "President of the
     European Commission"); a bare "the president" could be anyone's and is never linked across text."""
-    if re.search(r"['’]s\b", phrase) or re.search(r"\b(?:of|at|for|to|in)\b", phrase):
+    if re.search(r"['’]s\b", phrase) or re.search(rf"\b{ROLE_COMPLEMENT}\b", phrase):
         return True
-    return any(w[:1].isupper() and not _is_role_word(w) and w.lower() not in _OPENERS for w in phrase.split())
+    return any(w[:1].isupper() and not _is_role_word(w) and w.lower() not in NAME_OPENERS for w in phrase.split())
 
 
 def extract_roles(text: str, sentences: list[tuple[int, int]]) -> list[Role]:
@@ -498,7 +397,7 @@ def _head_windows(text: str, start: int, end: int) -> list[tuple[int, int]]:
             continue
         ws = max(start, m.start() - _REACH_BEFORE)
         if ws > start and (space := _SPACE.search(text, ws, m.start())):
-            ws = space.end()  # a whole word, so a name is never cut ("Straberg" for "Hans Straberg")
+            ws = space.end()  # a whole word, so a name is never cut ("Lindgren" for "Hans Lindgren")
         space = _SPACE.search(text, min(end, m.end() + _REACH_AFTER), end)
         we = space.start() if space else end
         if windows and ws <= windows[-1][1]:
@@ -515,15 +414,15 @@ def _may_introduce(text: str, sentence_start: int, start: int, end: int, people:
       "the president" could be anyone's;
     - not indefinite: "a Kremlin spokesman said" keeps its speaker anonymous;
     - not "his/its ...", and no he/she before it in the sentence: those point back at someone named;
-    - no family tie: "Lucy's mother ... Mr Pound says" is usually somebody else;
+    - no family tie: "Anna's mother ... Mr Hale says" is usually somebody else;
     - not inside quotation marks: a speaker's words are not the narrator's introduction;
-    - no name inside or right after it ("Ruth Kelly MP", "the Elite Player Squad"): the phrase is then
+    - no name inside or right after it ("Anna Price MP", "the Elite Player Squad"): the phrase is then
       part of a name or already attached to one, and the looser link would only guess.
     """
     phrase = text[start:end]
     if not _has_owner(phrase) or re.match(r"(?:a|an|his|her|its|their)\s", phrase, re.IGNORECASE):
         return False
-    if _PRONOUN.search(text, sentence_start, start) or re.search(_alternation(KIN_NOUNS), phrase):
+    if PERSON_PRONOUN.search(text, sentence_start, start) or re.search(_alternation(KIN_NOUNS), phrase):
         return False
     paragraph = text[text.rfind("\n", 0, start) + 1 : start]
     if paragraph.count('"') % 2 or paragraph.count("“") > paragraph.count("”"):
@@ -535,15 +434,15 @@ def _may_introduce(text: str, sentence_start: int, start: int, end: int, people:
 
 
 def _describes_a_post(phrase: str) -> bool:
-    """ "heads the union", "runs Electrolux": the object is an organisation - a noun from _ORG_NOUNS, or a
+    """ "heads the union", "runs Norvik": the object is an organisation - a noun from ORG_NOUNS, or a
     bare capitalised name with no article - so the clause names a post rather than a deed ("led the
     protest", "ran the London Marathon")."""
     words = phrase.split()[1:]
     if not words:
         return False
-    if words[-1].lower().removesuffix("'s").removesuffix("’s") in _ORG_NOUNS:
+    if words[-1].lower().removesuffix("'s").removesuffix("’s") in ORG_NOUNS:
         return True
-    return all(w[:1].isupper() and w.lower() not in _OPENERS for w in words)
+    return all(w[:1].isupper() and w.lower() not in NAME_OPENERS for w in words)
 
 
 def _names_in(text: str, start: int, end: int, people: _People) -> list[tuple[int, int, str]]:
@@ -579,7 +478,7 @@ def _link_forward(
     objects = set()  # people governed by a preposition in the role's clause: never its holder
     for a, b, person in _names_in(text, end, e, people):
         before = text[max(s, a - 20) : a].split()
-        if before and before[-1].lower() in _PREPOSITIONS:
+        if before and before[-1].lower() in PREPOSITIONS:
             objects.add(person)
             continue
         # ", Mr Fox said." after the role is an attribution tag: the role is in what Mr Fox said.

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.lexicon import SPEAKER_NAME_PARTICLES, SPEAKER_PRONOUNS, SPEAKER_TAG_NOT_NAMES, SPEECH_VERBS
+
 
 @dataclass(frozen=True)
 class Quote:
@@ -19,100 +21,9 @@ class Quote:
     end: int
 
 
-SPEECH_VERBS = (
-    "said|says|saying|say|told|tells|telling|added|adds|warned|warns|argued|argues|insisted|insists|"
-    "explained|explains|stated|states|claimed|claims|responded|responds|replied|replies|asked|asks|"
-    "noted|notes|announced|announces|admitted|admits|stressed|stresses|commented|comments|called|"
-    "described|describes|wrote|writes|declared|declares|urged|urges|believes|believed|suggested|suggests"
-)
-_PARTICLES = r"(?:(?:von|van|der|de|den|da|di|du|al|bin|la|le|del|dos)\s+)*"
+_PARTICLES = rf"(?:{SPEAKER_NAME_PARTICLES}\s+)*"
 _CAP_WORD = r"[A-Z][\w'’.\-]*[\w]"
 NAME = rf"{_CAP_WORD}(?:\s+{_PARTICLES}{_CAP_WORD})*"
-_NOT_NAMES = {
-    "But",
-    "And",
-    "The",
-    "A",
-    "An",
-    "He",
-    "She",
-    "They",
-    "It",
-    "We",
-    "I",
-    "However",
-    "Yet",
-    "So",
-    "Then",
-    "Mr",
-    "Mrs",
-    "Ms",
-    "Miss",
-    "Dr",
-    "Sir",
-    "Lord",
-    "Lady",
-    "Prof",
-    "Professor",
-    "President",
-    "Minister",
-    "Prime",
-    "Chief",
-    "Executive",
-    "Secretary",
-    "General",
-    "Secretary-General",
-    "Chairman",
-    "Senator",
-    "Foreign",
-    "Policy",
-    "Advisor",
-    "Adviser",
-    "Spokesman",
-    "Spokeswoman",
-    "Manager",
-    "Coach",
-    "Boss",
-    "Chancellor",
-    "Governor",
-    "Director",
-    "Commissioner",
-    "Captain",
-    "Attorney",
-    "In",
-    "On",
-    "At",
-    "As",
-    "When",
-    "While",
-    "After",
-    "Before",
-    "This",
-    "That",
-    "These",
-    "Those",
-    "His",
-    "Her",
-    "Its",
-    "Their",
-    "Our",
-    "NATO",
-    "US",
-    "UK",
-    "EU",
-    "UN",
-    "Russia's",
-    "America's",
-    "Britain's",
-    "Ukraine's",
-    "Also",
-    "Now",
-    "Still",
-    "Speaking",
-    "Asked",
-    "Meanwhile",
-}
-_PRONOUNS = r"(?:he|she|He|She)"
 
 # Quotation marks open after a space or bracket and close before a space or punctuation; the
 # length bound stops an unbalanced mark from swallowing the rest of the article. A quote that goes
@@ -129,24 +40,15 @@ _AFTER_VERB_NAME = re.compile(rf"^[\s,.;:!?—–-]*(?:{SPEECH_VERBS})\s+(?P<nam
 _BEFORE_NAME_VERB = re.compile(rf"(?P<name>{NAME})(?:,[^,\"]{{1,80}},)?\s+(?:{SPEECH_VERBS})\b")
 _BEFORE_COLON = re.compile(rf"(?P<name>{NAME})\s*(?:(?:{SPEECH_VERBS})\s*)?:\s*$")
 _ACCORDING_TO = re.compile(rf"according to (?P<name>{NAME})")
-_PRONOUN_VERB = re.compile(rf"\b{_PRONOUNS}\s+(?:{SPEECH_VERBS})\b|(?:{SPEECH_VERBS})\s+{_PRONOUNS}\b")
-
-# The question side: "what did Ushakov say", "how did she describe", "Ushakov's view of the talks".
-_QUESTION_VERBS = (
-    r"say|said|says|saying|tell|told|comment\w*|claim\w*|describ\w*|call\w*|warn\w*|quot\w*|argu\w*|"
-    r"react\w*|respond\w*|repl\w*|insist\w*|remark\w*|view|position|stance|think|thinks|believe\w*"
-)
-SPEECH_QUESTION = re.compile(rf"\b({_QUESTION_VERBS})\b", re.IGNORECASE)
-# Headline shorthand for a who-said-what question: "Ushakov on compromise?", "blair on iraq".
-HEADLINE_QUESTION = re.compile(r"^\W*(?P<who>[\w'’.-]+(?:\s+[\w'’.-]+){0,2})\s+on\s", re.IGNORECASE)
+_PRONOUN_VERB = re.compile(rf"\b{SPEAKER_PRONOUNS}\s+(?:{SPEECH_VERBS})\b|(?:{SPEECH_VERBS})\s+{SPEAKER_PRONOUNS}\b")
 
 
 def clean_name(raw: str) -> str | None:
     """Drop sentence-initial words, honorifics and titles: "But Ushakov" -> "Ushakov"."""
     words = raw.replace("’", "'").split()
-    while words and (words[0].rstrip(".") in _NOT_NAMES or words[0].endswith("'s")):
+    while words and (words[0].rstrip(".") in SPEAKER_TAG_NOT_NAMES or words[0].endswith("'s")):
         words.pop(0)
-    while words and words[-1].rstrip(".") in _NOT_NAMES:
+    while words and words[-1].rstrip(".") in SPEAKER_TAG_NOT_NAMES:
         words.pop()
     if not words:
         return None

@@ -11,26 +11,21 @@ import re
 import Stemmer
 from text_to_num import alpha2digit
 
+from rag.lexicon import (
+    COMMON_CAPITALISED,
+    MONTHS,
+    NOT_COUNTED,
+    NUMBER_SCALES,
+    SCALE_ABBREVIATIONS,
+    STOPWORDS,
+    YEAR,
+)
+
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-STOPWORDS = set(
-    "a an the of to in on at for by with from and or but as is are was were be been being it its this that "
-    "these those he she they his her their them we our you your i not no so than then there here what which "
-    "who whom whose when where why how did does do has have had will would can could should may might "
-    "about into over after before said says say according also just very more most some any all one much many".split()
-)
-# Function words (NLTK's English stop word list): they frame a sentence and pin nothing down, so a
-# passage need not hold them to cover a question ("the talks between X and the other party").
-FUNCTION_WORDS = STOPWORDS | set(
-    "me my myself ours ourselves yours yourself yourselves him himself hers herself itself theirs themselves "
-    "am having doing if because until while against between through during above below up down out off "
-    "under again further once both each few other such nor only own same too now".split()
-)
-_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
-_SCALE_WORDS = "|".join(_SCALES)
+_SCALE_WORDS = "|".join(NUMBER_SCALES)
 _SCALE = re.compile(rf"\b({_SCALE_WORDS})s?\b", re.IGNORECASE)
 _SCALED_NUMBER = re.compile(rf"(?P<number>\d+(?:[.,]\d+)*)(?:\s(?P<scale>{_SCALE_WORDS})s?\b)?")
-_SCALE_SUFFIX = re.compile(r"(\d)\s?(bn|m|k)\b")
-_SUFFIX_WORDS = {"bn": "billion", "m": "million", "k": "thousand"}
+_SCALE_SUFFIX = re.compile(rf"(\d)\s?({'|'.join(SCALE_ABBREVIATIONS)})\b")
 _STEM = Stemmer.Stemmer("english")
 
 
@@ -38,7 +33,7 @@ def normalize_text(text: str) -> str:
     """Lowercase, straight quotes and apostrophes, number words as digits, single spaces."""
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     text = re.sub(r"\s+", " ", text).strip()
-    text = _SCALE_SUFFIX.sub(lambda m: f"{m.group(1)} {_SUFFIX_WORDS[m.group(2)]}", text)  # £801m = £801 million
+    text = _SCALE_SUFFIX.sub(lambda m: f"{m.group(1)} {SCALE_ABBREVIATIONS[m.group(2)]}", text)  # £801m = £801 million
     # Scale words stay words ("2.5 million" must not become "2.5 1000000"); "five" becomes "5".
     text = _SCALE.sub(lambda m: f"qq{m.group(0).lower()}qq", text)
     try:
@@ -58,7 +53,7 @@ def numbers_in(text: str) -> set[str]:
         raw = match.group("number")
         raw = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", raw) else raw.replace(",", ".")
         try:
-            value = float(raw) * _SCALES.get(match.group("scale") or "", 1)
+            value = float(raw) * NUMBER_SCALES.get(match.group("scale") or "", 1)
         except ValueError:
             continue
         values.add(f"{value:.15g}")  # every significant digit: 1,234,567 and 1,234,571 differ
@@ -71,16 +66,13 @@ def content_words(text: str) -> set[str]:
 
 
 _NAME = re.compile(r"\b[A-Z][a-zA-Z'’\-]+\b")
-# Capitalised words that are not names: sentence openers and words a model adds to any answer.
-_COMMON_CAPS = STOPWORDS | {"according", "yes", "no", "however", "passage", "article", "articles", "quote"}
-MONTHS = "january february march april may june july august september october november december".split()
 
 
 def _name_word(word: str) -> str | None:
     """The lowercase name a capitalised word stands for, or None for common words and numbers."""
     word = word.replace("’", "'").removesuffix("'s")
     lower = word.lower()
-    if lower in _COMMON_CAPS or lower in MONTHS or numbers_in(word):
+    if lower in COMMON_CAPITALISED or lower in MONTHS or numbers_in(word):
         return None  # "Seven players" starts with a number, not a name
     return lower
 
@@ -109,7 +101,11 @@ def names_in(sentence: str) -> set[str]:
 
 
 _COUNTED = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)*)\s+([a-z]+)")
-_NOT_A_THING = STOPWORDS | set(MONTHS) | set(_SCALES) | {"percent", "out", "per", "or", "and"}
+
+
+def is_year(word: str) -> bool:
+    """A year (1800-2099): a number that dates, not one that counts ("in 2004 sales rose")."""
+    return YEAR.fullmatch(word) is not None
 
 
 def counted_things(text: str) -> set[tuple[str, str]]:
@@ -119,7 +115,7 @@ def counted_things(text: str) -> set[tuple[str, str]]:
     "3.25%" carry no such noun here (money, dates and percentages are compared as numbers)."""
     found = set()
     for number, word in _COUNTED.findall(normalize_text(text)):
-        if word in _NOT_A_THING or re.fullmatch(r"(?:1[89]|20)\d\d", number):
+        if word in NOT_COUNTED or is_year(number):
             continue
         found.add((number.replace(",", ""), _STEM.stemWord(word)))
     return found
@@ -136,6 +132,6 @@ def counts_the_same(number: str, stem: str, text: str, asked: bool = False, reac
             after = words[i + 1 : i + 2 + reach]
             if any(_STEM.stemWord(w) == stem for w in after):
                 return True
-            if asked and (not after or after[0] in _NOT_A_THING or after[0].isdigit()):
+            if asked and (not after or after[0] in NOT_COUNTED or after[0].isdigit()):
                 return True
     return False

@@ -68,20 +68,20 @@ def test_markers_after_the_full_stop_stay_with_their_sentence():
 
 
 def test_money_abbreviations_equal_spelled_out_amounts():
-    barclays = make_evidence(3, "Barclaycard made £801m in 2004, and the bank earned £3.3bn in all.")
+    bank = make_evidence(3, "Harbury Card made £801m in 2004, and the bank earned £3.3bn in all.")
     assert numbers_in("£801m") == numbers_in("£801 million") == {"801000000"}
-    assert support("Barclaycard made £801 million in 2004 [3].", barclays)[0]
-    assert support("The bank earned 3.3 billion pounds [3].", barclays)[0]
+    assert support("Harbury Card made £801 million in 2004 [3].", bank)[0]
+    assert support("The bank earned 3.3 billion pounds [3].", bank)[0]
     # A sum of money is not supported by the same digits without its scale.
-    caps = make_evidence(4, "He has 50 caps for Brazil and is the best signing Celtic ever made.")
-    assert not support("Celtic paid £50m for him [4].", caps)[0]
-    assert not support("Barclaycard made £801 [3].", barclays)[0]
+    caps = make_evidence(4, "He has 50 caps for his country and is the best signing Rovers ever made.")
+    assert not support("Rovers paid £50m for him [4].", caps)[0]
+    assert not support("Harbury Card made £801 [3].", bank)[0]
 
 
 def test_number_word_opening_a_sentence_is_a_number_not_a_name():
-    chelsea = make_evidence(4, "Chelsea finished the game with seven able-bodied players.")
+    town = make_evidence(4, "Town finished the game with seven able-bodied players.")
     assert names_in("Seven able-bodied players.") == set()
-    assert support("Seven able-bodied players [4].", chelsea, "How many able-bodied players did Chelsea have?")[0]
+    assert support("Seven able-bodied players [4].", town, "How many able-bodied players did Town have?")[0]
 
 
 def test_a_number_must_count_the_same_thing_in_the_passage():
@@ -91,11 +91,11 @@ def test_a_number_must_count_the_same_thing_in_the_passage():
     wrong = check_answer("3 pages long [1]", [years], pages)
     assert not wrong.sentences[0].supported and "3 page" in wrong.sentences[0].reason
     assert check_answer("Three years [1].", [years], "How long did the work take?").sentences[0].supported
-    plants = make_evidence(1, "The firm is to relocate about 10 of its 27 plants in western Europe.")
-    factories = "How many of its 27 factories is the firm moving?"
-    assert check_answer("10 factories are moving [1].", [plants], factories).sentences[0].supported  # 10 of ...
-    assert check_answer("About 10 plants [1].", [plants], factories).sentences[0].supported
-    assert not check_answer("27 offices are moving [1].", [plants], "How many offices?").sentences[0].supported
+    plants = make_evidence(1, "The firm is to close about 12 of its 31 plants in northern Europe.")
+    factories = "How many of its 31 factories is the firm closing?"
+    assert check_answer("12 factories are closing [1].", [plants], factories).sentences[0].supported  # 12 of ...
+    assert check_answer("About 12 plants [1].", [plants], factories).sentences[0].supported
+    assert not check_answer("31 offices are closing [1].", [plants], "How many offices?").sentences[0].supported
 
 
 def test_an_answer_made_only_of_the_questions_words_needs_them_in_the_passage():
@@ -129,3 +129,22 @@ def test_a_quote_is_supported_only_as_the_words_of_the_person_the_passage_gives_
                   'The Finance Minister said "the budget is balanced at last" [1].',
                   'She said "the budget is balanced at last" [1].']:  # fmt: skip
         assert check_answer(right, [evidence], "What did the minister say?").sentences[0].supported, right
+
+
+def test_a_sentence_needs_at_least_half_its_own_words_in_the_passage():
+    """The word-overlap check: numbers and names may all stand in the passage while the claim does not."""
+    mill = make_evidence(1, "The Dunmore mill will close in May, and 140 workers will lose their jobs.")
+    assert support("The Dunmore mill closes in May, and 140 workers lose their jobs [1].", mill)[0]
+    unrelated = "Dunmore workers celebrated a record harvest bonus in May [1]."
+    ok, overlap, reason = support(unrelated, mill)
+    assert not ok and overlap < 0.5 and "too few of its words" in reason
+    assert support(unrelated, mill, off=frozenset({"word_overlap"}))[0]
+
+
+def test_the_checks_are_the_named_check_rules_in_order():
+    from rag.cite import CHECKS
+    from rag.rules import RULES
+
+    names = [name for name, _ in CHECKS]
+    assert names == ["verbatim_quotes", "quote_speaker", "numbers", "counted_thing", "names", "word_overlap"]
+    assert all(RULES[name].stage == "check" for name in names)

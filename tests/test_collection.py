@@ -12,13 +12,13 @@ from rag.retrieve import Filters
 @pytest.mark.parametrize(
     ("question", "term"),
     [
-        ("How many articles mention Gerrard?", "Gerrard"),
+        ("How many articles mention Okafor?", "Okafor"),
         ("which stories mention 'Yuri Ushakov'", "Yuri Ushakov"),
         ("What articles in the corpus mention the Davis Cup?", "the Davis Cup"),
         ("List the reports that name Ofcom.", "Ofcom"),
-        ("How many goals did Gerrard score?", None),  # a question about content
+        ("How many goals did Okafor score?", None),  # a question about content
         ("Which articles are about the talks?", None),  # a topic, for retrieval
-        ("How many articles mention what Gerrard said about his future at Liverpool?", None),  # too long a term
+        ("How many articles mention what Okafor said about his future at Harton?", None),  # too long a term
     ],
 )
 def test_mention_questions_and_their_term(question, term):
@@ -32,33 +32,33 @@ def chunk(article_id: str, text: str, title: str = "A story", published: str | N
 
 
 CHUNKS = [
-    chunk("a.txt", "Gerrard scored twice. Liverpool won 3-1.", published="2005-01-02"),
-    chunk("a.txt", "Later Gerrard said he was happy.", published="2005-01-02", start=100),  # same article again
-    chunk("b.txt", "The economist at gerrard spoke.", published="2005-03-01"),
-    chunk("c.txt", "Gerrards of the world unite.", published="2005-04-01"),  # another word
-    chunk("d.txt", "The captain stays.", title="Gerrard to stay", published=None),  # the title only
+    chunk("a.txt", "Okafor scored twice. Harton won 3-1.", published="2005-01-02"),
+    chunk("a.txt", "Later Okafor said he was happy.", published="2005-01-02", start=100),  # same article again
+    chunk("b.txt", "The economist at okafor spoke.", published="2005-03-01"),
+    chunk("c.txt", "Okafors of the world unite.", published="2005-04-01"),  # another word
+    chunk("d.txt", "The captain stays.", title="Okafor to stay", published=None),  # the title only
 ]
 
 
 def test_mentions_count_articles_not_chunks_whole_words_any_case_newest_first():
-    mentions = find_mentions("Gerrard", CHUNKS)
+    mentions = find_mentions("Okafor", CHUNKS)
     assert mentions.articles == 3
-    assert mentions_answer(mentions).text.startswith('3 articles in the corpus mention "Gerrard". "A story"')
-    dated = mentions_answer(find_mentions("Gerrard", CHUNKS, Filters(date_from="2005-01-01")))
-    assert dated.text.startswith('2 articles in the corpus mention "Gerrard". Newest first: "A story" (Outlet, 2005-03')
+    assert mentions_answer(mentions).text.startswith('3 articles in the corpus mention "Okafor". "A story"')
+    dated = mentions_answer(find_mentions("Okafor", CHUNKS, Filters(date_from="2005-01-01")))
+    assert dated.text.startswith('2 articles in the corpus mention "Okafor". Newest first: "A story" (Outlet, 2005-03')
     assert [e.chunk.article_id for e in mentions.evidence] == ["b.txt", "a.txt", "d.txt"]
     assert [e.text for e in mentions.evidence] == [
-        "The economist at gerrard spoke.",
-        "Gerrard scored twice.",
+        "The economist at okafor spoke.",
+        "Okafor scored twice.",
         "The captain stays.",  # named in the title: the opening sentence stands for it
     ]
 
 
 def test_mentions_respect_filters_and_the_listed_cap():
-    assert find_mentions("Gerrard", CHUNKS, Filters(date_from="2005-02-01")).articles == 1
-    capped = find_mentions("Gerrard", CHUNKS, shown=1)
+    assert find_mentions("Okafor", CHUNKS, Filters(date_from="2005-02-01")).articles == 1
+    capped = find_mentions("Okafor", CHUNKS, shown=1)
     answer = mentions_answer(capped)
-    assert answer.text == '3 articles in the corpus mention "Gerrard". "A story" (Outlet, 2005-03-01) [1], and 2 more.'
+    assert answer.text == '3 articles in the corpus mention "Okafor". "A story" (Outlet, 2005-03-01) [1], and 2 more.'
     assert [c.marker for c in answer.citations] == [1] and all(s.supported for s in answer.sentences)
 
 
@@ -67,6 +67,7 @@ def test_no_mention_says_so_and_how_it_searched():
     assert answer.text.startswith('No article in the corpus mentions "Zorgblatt"') and not answer.citations
 
 
+@pytest.mark.embedder
 def test_the_pipeline_counts_from_the_real_index_without_the_model(tmp_path):
     from conftest import SEEDS
 
@@ -104,5 +105,5 @@ def test_the_pipeline_counts_from_the_real_index_without_the_model(tmp_path):
     ],
 )
 def test_a_pronoun_in_a_mention_question_is_the_name_from_the_last_exchange(history, meant):
-    assert refers_back("him") and refers_back("It") and not refers_back("Gerrard")
+    assert refers_back("him") and refers_back("It") and not refers_back("Okafor")
     assert referent(history) == meant

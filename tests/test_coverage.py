@@ -11,6 +11,8 @@ from rag.config import ReadingSettings as Settings
 from rag.pipeline import COVER_MIN, Pipeline
 from rag.retrieve import Retriever
 
+pytestmark = pytest.mark.embedder  # the articles are indexed with the real embedder (test_retrieve.index_of)
+
 ARTICLES = {
     "pay.txt": "Bank boss paid more\n\n"
     "Meridian Bank chief executive Laura Pike was paid a salary of £2.1m last year, the annual report shows. "

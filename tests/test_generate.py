@@ -1,7 +1,7 @@
 import numpy as np
 
 from rag.chunking import Chunk
-from rag.generate import RefusalGate, focus, is_not_found
+from rag.generate import RefusalGate, focus, is_not_found, looks_like_follow_up
 from rag.retrieve import Passage
 
 
@@ -68,3 +68,12 @@ def test_every_spelling_of_the_refusal_counts_and_is_ruled_out_together():
     forced = RefusalGate(refusal_tokens=[0, 1], threshold=0.25)
     out = forced(np.array([]), logits_with(refusal=0.0, other=1.0))
     assert forced.refused and int(np.argmax(out)) == 0
+
+
+def test_a_question_that_continues_or_points_back_is_a_follow_up_and_a_self_contained_one_is_not():
+    assert looks_like_follow_up("And what about the second plant?")  # opens like a continuation
+    assert looks_like_follow_up("What did she say about the strike?")  # a pronoun points back
+    assert looks_like_follow_up("Who else was there?")
+    assert looks_like_follow_up("Why?")  # three words or fewer
+    assert not looks_like_follow_up("How many jobs will the Hartwell steel plant cut next year?")
+    assert not looks_like_follow_up("What did Dana Whitfield say about the bridge budget?")

@@ -1,13 +1,21 @@
-"""The index stage with the real embedder and real FAISS: incremental, atomic, clear errors."""
+"""The index stage with real FAISS: incremental, atomic, clear errors. The embedder is a stand-in
+(tests/fakes.HashingEmbedder) except where the command line loads the configured one."""
 
 import json
 
 import pytest
+from fakes import HashingEmbedder
 
 from rag import index_store
 from rag.articles import parse_file
 from rag.chunking import ChunkingParams, chunk_article
-from rag.index_store import IndexMissingError, build_index, load_index
+from rag.index_store import IndexMissingError, load_index
+
+EMBEDDER = HashingEmbedder()
+
+
+def build_index(corpus, index, **options):
+    return index_store.build_index(corpus, index, embedder=options.pop("embedder", EMBEDDER), **options)
 
 
 def test_chunks_follow_sentences_overlap_and_point_back_into_the_article(corpus_copy):
@@ -41,7 +49,8 @@ def test_build_then_no_op_then_incremental_changes(corpus_copy, tmp_path):
     first = build_index(corpus_copy, index, show_progress=False)
     assert first.added == ["000_34dd6e6ea37e3941.txt"] and first.wrote and first.chunks > 0
     manifest = load_index(index).manifest
-    assert manifest["embedder"]["dimension"] == 384 and manifest["chunking"] == ChunkingParams().as_dict()
+    assert manifest["embedder"] == {"name": EMBEDDER.name, "dimension": EMBEDDER.dimension}
+    assert manifest["chunking"] == ChunkingParams().as_dict()
     assert set(manifest["articles"]["000_34dd6e6ea37e3941.txt"]) >= {"hash", "title", "chunks"}
 
     again = build_index(corpus_copy, index, show_progress=False)
@@ -71,18 +80,15 @@ def test_sentence_vectors_match_fresh_embeddings_after_incremental_builds(corpus
     """Retrieval re-ranks by these stored vectors, so they must stay aligned with the chunks' sentences."""
     import numpy as np
 
-    from rag.embedding import get_embedder
-
     index = tmp_path / "index"
     build_index(corpus_copy, index, show_progress=False)
     (corpus_copy / "0.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday. Traders cheered.")
     build_index(corpus_copy, index, show_progress=False)  # kept rows are re-ordered around the new article
     loaded = load_index(index)
     assert {c.article_id for c in loaded.chunks} == {"0.txt", "000_34dd6e6ea37e3941.txt"}
-    embedder = get_embedder(loaded.embedder)
     for row in range(len(loaded.chunks)):
         stored = np.asarray(loaded.chunk_sentence_vectors(row), dtype=np.float32)
-        fresh = embedder.encode(loaded.chunks[row].sentence_texts())
+        fresh = EMBEDDER.encode(loaded.chunks[row].sentence_texts())
         assert stored.shape == fresh.shape
         assert np.allclose(stored, fresh, atol=2e-3)
 
@@ -96,6 +102,16 @@ def test_changed_chunking_forces_a_full_rebuild(corpus_copy, tmp_path):
     )
     assert report.full_rebuild_reason and "chunking changed" in messages[0]
     assert report.added == ["000_34dd6e6ea37e3941.txt"]
+
+
+def test_another_embedder_forces_a_full_rebuild(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    other = HashingEmbedder(dimension=64, name="another-embedder")
+    messages = []
+    report = build_index(corpus_copy, index, embedder=other, show_progress=False, log=messages.append)
+    assert report.full_rebuild_reason and "embedder changed" in messages[0] and report.added
+    assert load_index(index).manifest["embedder"] == {"name": "another-embedder", "dimension": 64}
 
 
 def test_crash_during_a_build_leaves_the_previous_index_loadable(corpus_copy, tmp_path, monkeypatch):
@@ -143,6 +159,7 @@ def test_empty_or_missing_corpus_is_refused_and_keeps_the_index(corpus_copy, tmp
     assert load_index(index).article_count == 1
 
 
+@pytest.mark.embedder  # the command loads the configured embedder
 def test_build_index_cli_reports_what_it_did(corpus_copy, tmp_path, capsys):
     from rag.build_index import main
 

@@ -53,6 +53,7 @@ def test_missing_or_wrong_model_file_says_what_to_do(tmp_path, monkeypatch):
         resolve_model_path(Settings.from_env().model)
 
 
+@pytest.mark.embedder  # sentence-transformers is imported and asked to load the folder
 def test_unknown_embedder_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match="cannot load embedder"):
         Embedder(str(tmp_path / "no-such-model"))

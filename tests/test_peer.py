@@ -151,7 +151,8 @@ def test_article_files_follow_symlinked_folders_and_map_back_to_article_ids(corp
     assert same == {"bakery.txt": "bakery.txt", "copy.txt": "copy.txt", "towns/bridge.txt": "copy.txt"}
 
 
-@pytest.mark.slow
+@pytest.mark.model
+@pytest.mark.embedder
 def test_the_real_models_answer_a_tiny_corpus_and_abstain_where_it_is_silent(corpus, tmp_path, capsys):
     from rag.llm import resolve_model_path
 
@@ -177,7 +178,7 @@ def test_the_real_models_answer_a_tiny_corpus_and_abstain_where_it_is_silent(cor
     assert again["per_question"][0]["answer"] == records["t-1"]["answer"]
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_the_chatml_prompts_are_what_the_default_ggufs_own_chat_template_writes():
     from llama_cpp import Llama
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter

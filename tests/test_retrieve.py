@@ -6,6 +6,8 @@ from rag.config import RetrievalWeights
 from rag.index_store import build_index, load_index
 from rag.retrieve import Filters, Retriever
 
+pytestmark = pytest.mark.embedder  # retrieval as it is: the real embedder's dense scores
+
 
 def index_of(folder, articles: dict[str, str], with_seed: bool = False):
     """Write the articles (file name -> text) into folder/corpus, index them into folder/index, load it."""

@@ -208,6 +208,7 @@ ROLE_ARTICLES = {
 }
 
 
+@pytest.mark.embedder
 def test_a_question_by_role_retrieves_the_persons_words(tmp_path):
     from test_retrieve import index_of
 

@@ -53,3 +53,10 @@ def test_unattributed_quote_has_no_speaker():
     assert quotes_of(text) == [(None, "a triumph of style over substance")]
 
 
+
+
+def test_according_to_a_name_attributes_the_quote_and_according_to_a_thing_does_not():
+    named = 'The bridge is "years behind schedule and over budget", according to Dana Whitfield.'
+    assert quotes_of(named) == [("Dana Whitfield", "years behind schedule and over budget")]
+    unnamed = 'The bridge is "years behind schedule and over budget", according to the annual report.'
+    assert quotes_of(unnamed) == [(None, "years behind schedule and over budget")]

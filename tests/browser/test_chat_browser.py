@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.model, pytest.mark.embedder]  # the app loads both
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 SEED_ID = "000_34dd6e6ea37e3941.txt"
