@@ -33,8 +33,11 @@ run: install
 index: install
 	$(PY) -m rag.build_index
 
+# Lint, format and type check: what `make test` runs before the tests.
 lint: install
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 browsers:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)

@@ -8,7 +8,7 @@ its best sentences and their neighbours before it is numbered and shown.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -248,7 +248,7 @@ def stream_answer(
     evidence: list[Evidence],
     max_tokens: int = 120,
     gate: RefusalGate | None = None,
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     messages = messages_for(question, evidence)
     yield from model.stream_chat(messages, max_tokens=max_tokens, logits_processor=gate)
 

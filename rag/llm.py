@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -144,8 +145,8 @@ class LocalModel:
         from llama_cpp import LogitsProcessorList
 
         with self.lock:
-            stream = self.llm.create_chat_completion(
-                messages=messages,
+            stream: Iterator[Any] = self.llm.create_chat_completion(  # type: ignore[assignment]
+                messages=messages,  # type: ignore[arg-type]
                 max_tokens=max_tokens,
                 temperature=temperature,
                 top_k=1 if temperature == 0 else 40,
@@ -155,7 +156,7 @@ class LocalModel:
                 logits_processor=LogitsProcessorList([logits_processor]) if logits_processor else None,
             )
             for event in stream:
-                piece = event["choices"][0]["delta"].get("content")
+                piece: str | None = event["choices"][0]["delta"].get("content")
                 if piece:
                     yield piece
 

@@ -274,9 +274,7 @@ class Pipeline:
             passages, searched, self.retriever.embedder, windows=self.settings.windows, full=not self.settings.focused
         )
 
-    def _generate(
-        self, answer: Answer, evidence: list[Evidence], timings: dict, started: float
-    ) -> Iterator[Token]:
+    def _generate(self, answer: Answer, evidence: list[Evidence], timings: dict, started: float) -> Iterator[Token]:
         """The model's answer to `answer.searched` from `evidence`, streamed, then checked into `answer`."""
         yes_no = is_yes_no(answer.searched)
         length = YES_NO_TOKENS if yes_no else ANSWER_TOKENS
@@ -285,7 +283,8 @@ class Pipeline:
         refusals = [self.model.first_token(text) for text in (NOT_FOUND, NOT_FOUND.capitalize())]
         verdicts = None
         if yes_no and self.settings.on("verdict_gate"):
-            verdicts = tuple([self.model.first_token(w) for w in forms] for forms in (("Yes", "yes"), ("No", "no")))
+            first = self.model.first_token
+            verdicts = ([first("Yes"), first("yes")], [first("No"), first("no")])
         gate = (
             RefusalGate(refusals, self.settings.refusal_threshold, verdicts, self.settings.yes_threshold)
             if self.settings.on("refusal_gate")

@@ -249,11 +249,12 @@ class Retriever:
 
 def _newness(chunks: list[Chunk], rows: list[int]) -> dict[int, float]:
     """Dated rows by publication date, 1 for the newest, 0 for the oldest (undated rows: none)."""
-    dates = sorted({chunks[r].published for r in rows if chunks[r].published})
+    dated = {r: published for r in rows if (published := chunks[r].published)}
+    dates = sorted(set(dated.values()))
     if len(dates) < 2:
         return {}
     position = {date: i / (len(dates) - 1) for i, date in enumerate(dates)}
-    return {r: position[chunks[r].published] for r in rows if chunks[r].published}
+    return {r: position[date] for r, date in dated.items()}
 
 
 def _min_max(values: dict[int, float]) -> dict[int, float]:

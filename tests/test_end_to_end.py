@@ -43,7 +43,7 @@ def test_question_the_article_cannot_answer_is_an_honest_abstention(seed_pipelin
 
 
 def test_question_in_another_language_does_not_break(seed_index, default_model):
-    """"What did Ushakov say about compromise?" in Chinese. Coverage cannot weigh words it cannot read, so the
+    """ "What did Ushakov say about compromise?" in Chinese. Coverage cannot weigh words it cannot read, so the
     model reads; and the check cannot read a Chinese sentence (test_pipeline_reading's xfail), so only his
     words quoted as the passage gives them are a verifiable answer. Anything else must be the abstention."""
     model = CountingReads(default_model)
@@ -118,8 +118,16 @@ def test_ask_cli_missing_index_and_missing_model_say_what_to_run(seed_index, tmp
 def test_evaluate_cli_writes_the_report_keys(seed_index, tmp_path):
     out = tmp_path / "report.json"
     result = _cli(
-        "-m", "rag.eval.evaluate", "--qa", "eval/qa.jsonl", "--index", str(seed_index), "--limit", "3",
-        "--out", str(out)
+        "-m",
+        "rag.eval.evaluate",
+        "--qa",
+        "eval/qa.jsonl",
+        "--index",
+        str(seed_index),
+        "--limit",
+        "3",
+        "--out",
+        str(out),
     )
     assert result.returncode == 0, result.stderr
     assert "answer accuracy" in result.stdout

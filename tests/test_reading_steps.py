@@ -96,9 +96,7 @@ def test_without_best_alone_the_model_reads_the_best_ones_at_once(seed_index):
     assert not answer.best_alone and not answer.abstained
 
 
-@pytest.mark.parametrize(
-    "flag, expected", [([], True), (["--rule-off", "best_alone"], False), (["--no-check"], False)]
-)
+@pytest.mark.parametrize("flag, expected", [([], True), (["--rule-off", "best_alone"], False), (["--no-check"], False)])
 def test_the_cli_flags_set_it(flag, expected):
     import argparse
 

@@ -68,6 +68,8 @@ def run(settings: Settings, qa: str, questions: int) -> tuple[dict, Settings]:
     """The figures, and the settings they were measured with (the index in a temporary folder)."""
     items = [i for i in load_qa(qa)][:questions]
     corpus = settings.corpus
+    if corpus is None:
+        raise ValueError("the benchmark builds its own index: give --corpus")
     with tempfile.TemporaryDirectory() as folder:
         settings = replace(settings, index=str(Path(folder) / "index"))
         first = build_index(corpus, settings.index, embedder=settings.embedder, show_progress=False)
@@ -85,7 +87,10 @@ def run(settings: Settings, qa: str, questions: int) -> tuple[dict, Settings]:
                     total.append(event.answer.timings["total_s"])
             if retrieved is not None:
                 retrieval.append(retrieved)
-        reading, writing = model_speed(pipeline.model, Path(corpus))
+        model = pipeline.model
+        if not isinstance(model, LocalModel):
+            raise TypeError("the benchmark measures llama.cpp itself: it needs a LocalModel")
+        reading, writing = model_speed(model, Path(corpus))
     figures = {
         "corpus": corpus,
         "articles": len(first.added),

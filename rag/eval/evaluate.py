@@ -181,14 +181,14 @@ def main(argv: list[str] | None = None) -> int:
             items = [i for i in items if not i["unanswerable"]]  # no passage holds what the corpus does not say
         items = items[: args.limit] if args.limit else items
         if args.corpus:
-            report = build_index(
+            built = build_index(
                 args.corpus,
                 args.index,
                 embedder=settings.embedder,
                 show_progress=True,
                 log=lambda m: print(m, file=sys.stderr),
             )
-            print(report.summary().splitlines()[0], file=sys.stderr)
+            print(built.summary().splitlines()[0], file=sys.stderr)
         pipeline = Pipeline.from_settings(settings)
         settings = replace(settings, embedder=pipeline.index.embedder)  # the one the index was built with
         if args.cache:

@@ -189,7 +189,7 @@ def format_table(columns: dict[str, dict]) -> str:
 def format_kinds(records: list[dict]) -> str:
     """Right answers by kind of question (the large set tags each: role, yesno, un_topic, ...): an
     answerable kind counts correct answers and refusals, an unanswerable one abstentions. "" if untagged."""
-    kinds = sorted({r.get("kind") for r in records if r.get("kind")})
+    kinds = sorted({str(r["kind"]) for r in records if r.get("kind")})
     if not kinds:
         return ""
     lines = ["| kind | questions | right | rate | refused |", "| --- | --- | --- | --- | --- |"]
