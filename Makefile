@@ -14,7 +14,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
   $(if $(shell grep -m1 -o avx_vnni /proc/cpuinfo 2>/dev/null),-DGGML_AVX_VNNI=ON,)
 endif
 
-.PHONY: install run test lint index eval eval-bbc eval-large corpus-bbc bench browsers clean peer
+.PHONY: install run test lint docs index eval eval-bbc eval-large corpus-bbc bench browsers clean peer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The command reference, generated from each command's --help (tests/test_command_reference.py holds it to that).
+docs: install
+	env $(foreach v,RAG_CORPUS RAG_INDEX RAG_EMBEDDER RAG_MODEL RAG_TOP_K RAG_HOST RAG_PORT,-u $(v)) $(PY) -m rag.cli > docs/commands.md
 
 run: install
 	$(PY) app.py

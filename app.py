@@ -412,13 +412,19 @@ def _free_path(folder: Path, name: str, data: bytes) -> Path:
     return target
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
     parser = argparse.ArgumentParser(prog="python app.py", description="Ask the news: the chat.")
     add_server_arguments(parser)
     add_corpus_argument(parser)
     add_embedder_argument(parser)
     add_pipeline_arguments(parser)
     parser.add_argument("--share", action="store_true", help="also publish a public gradio.live link (off by default)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_from(args)

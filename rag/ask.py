@@ -13,7 +13,8 @@ from rag.pipeline import Done, Pipeline, QuestionError, Redraft, Token
 from rag.retrieve import Filters
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
     parser = argparse.ArgumentParser(prog="python -m rag.ask", description=__doc__)
     parser.add_argument("question")
     parser.add_argument("--json", action="store_true", help="print the answer and citations as JSON")
@@ -21,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="date_from", help="only articles published on or after YYYY-MM-DD")
     parser.add_argument("--to", dest="date_to", help="only articles published on or before YYYY-MM-DD")
     add_pipeline_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     filters = Filters(tuple(args.source), args.date_from, args.date_to)
     try:

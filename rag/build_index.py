@@ -12,7 +12,8 @@ from rag.errors import ModelError
 from rag.index_store import build_index
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
     parser = argparse.ArgumentParser(prog="python -m rag.build_index", description=__doc__)
     add_corpus_argument(parser)
     add_index_argument(parser)
@@ -23,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
         "--plain-chunks", action="store_true", help="embed chunk text alone, without title and date in front"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     params = ChunkingParams(
         sentences_per_chunk=args.sentences_per_chunk, overlap=args.overlap, contextual=not args.plain_chunks

@@ -67,7 +67,8 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
     parser = argparse.ArgumentParser(prog="python -m rag.eval.ablate", description=__doc__)
     parser.add_argument("--qa", default="eval/qa_large.jsonl")
     parser.add_argument("--split", choices=["all", "dev"], default="dev", help="never the held-out part")
@@ -75,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", default="reports/ablation", help="one report per variant, and ablation.json")
     parser.add_argument("--rules", help="comma-separated rules to switch off one at a time (default: all)")
     add_pipeline_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     rules = args.rules.split(",") if args.rules else sorted(RULES)
     unknown = set(rules) - set(RULES)

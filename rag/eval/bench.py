@@ -113,7 +113,8 @@ def run(settings: Settings, qa: str, questions: int) -> tuple[dict, Settings]:
     return figures, settings
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
     parser = argparse.ArgumentParser(prog="python -m rag.eval.bench", description=__doc__)
     parser.add_argument("--corpus", required=True, help="article folder to index from scratch")
     parser.add_argument("--qa", required=True, help="Q&A set whose questions are asked")
@@ -122,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     add_model_argument(parser)
     add_embedder_argument(parser)
     add_reading_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     started = now()
     figures, settings = run(settings_from(args), args.qa, args.questions)

@@ -76,10 +76,16 @@ def replay_yes(records: list[dict], threshold: float) -> tuple[int, int]:
     return right, total
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
     parser = argparse.ArgumentParser(prog="python -m rag.eval.calibrate", description=__doc__)
     parser.add_argument("report", help="rag.eval.evaluate --refusal-threshold 1.01 --out REPORT.json")
     parser.add_argument("--yes", action="store_true", help="replay the yes/no verdict threshold instead")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         records = load_records(args.report)

@@ -120,11 +120,17 @@ def load_records(path: Path | str) -> list[dict]:
     return data["per_question"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
     parser = argparse.ArgumentParser(prog="python -m rag.eval.compare", description=__doc__)
     parser.add_argument("before", help="report of the earlier run (rag.eval.evaluate --out)")
     parser.add_argument("after", help="report of the later run")
     parser.add_argument("--show-held-out", action="store_true", help="also list changed held-out questions")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         pairs = compare_runs(load_records(args.before), load_records(args.after))

@@ -136,7 +136,8 @@ def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True, gold: bo
     return record
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
     parser = argparse.ArgumentParser(prog="python -m rag.eval.evaluate", description=__doc__)
     parser.add_argument("--qa", default="eval/qa.jsonl", help="Q&A set, one JSON object a line")
     parser.add_argument("--corpus", help="build (or reuse, if up to date) an index of this folder first")
@@ -167,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_pipeline_arguments(parser)
     add_embedder_argument(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     settings = settings_from(args)
     started = now()

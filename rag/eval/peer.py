@@ -291,7 +291,8 @@ def evaluate_peer(query_engine, item: dict, corpus: Path, same: dict[str, str] |
     return peer_record(item, reply, sources, first_s, total_s, same)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
     parser = argparse.ArgumentParser(prog="python -m rag.eval.peer", description=__doc__.split("\n\n")[0])
     parser.add_argument("--qa", default="eval/qa.jsonl", help="Q&A set, one JSON object a line")
     parser.add_argument("--corpus", default="seeds", help="the article folder (symlinks followed)")
@@ -307,6 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     add_model_argument(parser)
     parser.add_argument("--persist", default=DEFAULT_PERSIST, help="where the LlamaIndex index is kept and reused")
     parser.add_argument("--threads", type=int, default=THREADS, help="llama.cpp threads")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
     corpus, persist = Path(args.corpus), Path(args.persist)
