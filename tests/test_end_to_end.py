@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from rag.config import ReadingSettings as Settings
+from rag.config import ReadingSettings
 from rag.generate import WITHHELD
 from rag.pipeline import ABSTAIN_TEXT, Done, Pipeline, Retrieved, Token
 
@@ -153,11 +153,15 @@ def test_refusal_is_decided_by_the_calibrated_threshold(seed_index, default_mode
     # The same prompt both times (the best passage alone is another); coverage off, since over one article's
     # six chunks it may leave nothing to read.
     one_read = {"rules_off": {"best_alone", "coverage"}}
-    never = Pipeline(seed_index, local_model=default_model, settings=Settings(refusal_threshold=1.01, **one_read))
+    never = Pipeline(
+        seed_index, local_model=default_model, settings=ReadingSettings(refusal_threshold=1.01, **one_read)
+    )
     never = never.answer(question)
     assert never.refusal_p is not None and 0.0 <= never.refusal_p < 1.0
     assert not never.abstained and "NOT IN ARTICLES" not in never.raw
-    always = Pipeline(seed_index, local_model=default_model, settings=Settings(refusal_threshold=0.0, **one_read))
+    always = Pipeline(
+        seed_index, local_model=default_model, settings=ReadingSettings(refusal_threshold=0.0, **one_read)
+    )
     always = always.answer(question)
     assert always.abstained and always.refusal_p == pytest.approx(never.refusal_p, abs=0.05)  # reused cache: ~same
     assert always.text.startswith("The articles in the corpus do not")
@@ -167,7 +171,7 @@ def test_a_refusal_of_the_best_passage_leads_to_a_second_read_with_the_next_ones
     """The real model refuses from the best passage alone; the second read, which takes in the next passage,
     finds the answer there."""
     question = "Where did Witkoff and Kushner walk after the talks with Putin?"
-    settings = Settings(top_k=1, rules_off={"coverage", "second_look"})
+    settings = ReadingSettings(top_k=1, rules_off={"coverage", "second_look"})
     model = CountingReads(default_model)
     refused = Pipeline(seed_index, local_model=model, settings=settings).answer(question)
     # The abstention after reading, not the refusal unread (which names the words no passage holds; coverage
@@ -176,7 +180,9 @@ def test_a_refusal_of_the_best_passage_leads_to_a_second_read_with_the_next_ones
     assert refused.abstained and refused.text == ABSTAIN_TEXT and refused.citations == []
     assert model.reads == 2 and all(len(re.findall(r'^\[\d+\] "', p[-1]["content"], re.M)) == 1 for p in model.prompts)
 
-    pipeline = Pipeline(seed_index, local_model=default_model, settings=Settings(top_k=1, rules_off={"coverage"}))
+    pipeline = Pipeline(
+        seed_index, local_model=default_model, settings=ReadingSettings(top_k=1, rules_off={"coverage"})
+    )
     events = list(pipeline.stream(question))
     looks = [e.evidence for e in events if isinstance(e, Retrieved)]
     answer = events[-1].answer
@@ -220,7 +226,7 @@ def test_a_question_about_someone_the_articles_never_mention_is_refused_unread(s
     from fakes import ScriptedModel
 
     model = ScriptedModel()
-    pipeline = Pipeline(seed_index, local_model=model, settings=Settings(refusal_threshold=1.01))
+    pipeline = Pipeline(seed_index, local_model=model, settings=ReadingSettings(refusal_threshold=1.01))
     answer = pipeline.answer("What did Emmanuel Macron say about the US peace proposal?")
     assert answer.abstained and answer.citations == [] and model.reads == 0
     assert "Macron" in answer.text

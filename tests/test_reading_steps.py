@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from rag.config import ReadingSettings as Settings
+from rag.config import ReadingSettings
 from rag.pipeline import Pipeline, Redraft, Token
 
 QUESTION = "What did Putin say about Europe and the peace plan?"
@@ -43,7 +43,7 @@ def run(seed_index, replies, rules_off=frozenset(), **settings):
     """The seed article alone is one story in six chunks: coverage (tested in test_coverage) is off, so
     several passages are there to read."""
     model = ScriptedModel(replies)
-    settings = Settings(rules_off=frozenset(rules_off) | {"coverage"}, **settings)
+    settings = ReadingSettings(rules_off=frozenset(rules_off) | {"coverage"}, **settings)
     pipeline = Pipeline(seed_index, local_model=model, settings=settings)
     events = list(pipeline.stream(QUESTION))
     return model, events, events[-1].answer
