@@ -14,7 +14,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
   $(if $(shell grep -m1 -o avx_vnni /proc/cpuinfo 2>/dev/null),-DGGML_AVX_VNNI=ON,)
 endif
 
-.PHONY: install run test lint index eval eval-bbc eval-large corpus-bbc bench browsers clean peer
+.PHONY: install run test lint docs index eval eval-bbc eval-large corpus-bbc bench browsers clean peer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,14 +27,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The command reference, generated from each command's --help (tests/test_command_reference.py holds it to that).
+docs: install
+	env $(foreach v,RAG_CORPUS RAG_INDEX RAG_EMBEDDER RAG_MODEL RAG_TOP_K RAG_HOST RAG_PORT,-u $(v)) $(PY) -m rag.cli > docs/commands.md
+
 run: install
 	$(PY) app.py
 
 index: install
 	$(PY) -m rag.build_index
 
+# Lint, format and type check: what `make test` runs before the tests.
 lint: install
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 browsers:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
@@ -51,7 +58,7 @@ test-fast: install
 # Each run is paired with the previous one (kept as *.prev.json): what it gained and lost, and whether by chance.
 eval: install
 	@if [ -f reports/eval_seeds.json ]; then cp reports/eval_seeds.json reports/eval_seeds.prev.json; fi
-	$(PY) -m rag.evaluate --qa eval/qa.jsonl --corpus seeds --index index --out reports/eval_seeds.json \
+	$(PY) -m rag.eval.evaluate --qa eval/qa.jsonl --corpus seeds --index index --out reports/eval_seeds.json \
 	  $(if $(wildcard reports/eval_seeds.json),--compare reports/eval_seeds.prev.json)
 
 # The seed article at the root and the BBC corpus under bbc/ (symlinks, nothing copied).
@@ -62,28 +69,28 @@ corpus-bbc:
 
 eval-bbc: install corpus-bbc
 	@if [ -f reports/eval_bbc.json ]; then cp reports/eval_bbc.json reports/eval_bbc.prev.json; fi
-	$(PY) -m rag.evaluate --qa eval/qa_bbc.jsonl --corpus corpora/news --index corpora/index-news --out reports/eval_bbc.json \
+	$(PY) -m rag.eval.evaluate --qa eval/qa_bbc.jsonl --corpus corpora/news --index corpora/index-news --out reports/eval_bbc.json \
 	  $(if $(wildcard reports/eval_bbc.json),--compare reports/eval_bbc.prev.json)
 
 # The large set's dev half (the half to tune on); its sealed half is run once at the end of an issue (docs/evaluation.md).
 eval-large: install corpus-bbc
 	@if [ -f reports/eval_large_dev.json ]; then cp reports/eval_large_dev.json reports/eval_large_dev.prev.json; fi
-	$(PY) -m rag.evaluate --qa eval/qa_large.jsonl --split dev --corpus corpora/news --index corpora/index-news \
+	$(PY) -m rag.eval.evaluate --qa eval/qa_large.jsonl --split dev --corpus corpora/news --index corpora/index-news \
 	  --out reports/eval_large_dev.json $(if $(wildcard reports/eval_large_dev.json),--compare reports/eval_large_dev.prev.json)
 
 # The peer baseline: a default LlamaIndex pipeline (extra `peer`) with the same two models, on the large set's dev half,
-# judged by the same metrics (rag/peer.py). Its index is kept in reports/peer-index/ and reused.
+# judged by the same metrics (rag/eval/peer.py). Its index is kept in reports/peer-index/ and reused.
 PEER_STAMP := $(VENV)/.peer-installed
 $(PEER_STAMP): $(STAMP)
 	$(VENV)/bin/pip install -e '.[peer]'
 	touch $(PEER_STAMP)
 
 peer: $(PEER_STAMP) corpus-bbc
-	$(PY) -m rag.peer --qa eval/qa_large.jsonl --split dev --corpus corpora/news --out reports/peer_large_dev.json
+	$(PY) -m rag.eval.peer --qa eval/qa_large.jsonl --split dev --corpus corpora/news --out reports/peer_large_dev.json
 
 bench: install corpus-bbc
-	$(PY) -m rag.bench --corpus seeds --qa eval/qa.jsonl --out reports/bench_seeds.json
-	$(PY) -m rag.bench --corpus corpora/news --qa eval/qa_bbc.jsonl --out reports/bench_news.json
+	$(PY) -m rag.eval.bench --corpus seeds --qa eval/qa.jsonl --out reports/bench_seeds.json
+	$(PY) -m rag.eval.bench --corpus corpora/news --qa eval/qa_bbc.jsonl --out reports/bench_news.json
 
 clean:
 	rm -rf index/current index/gen-* corpora reports

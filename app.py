@@ -3,6 +3,7 @@
 Every answer goes through rag.pipeline.Pipeline.stream: the cited passages appear as soon as
 retrieval is done, then the answer streams in, then the checked answer replaces the draft. All
 article text and model output is escaped before display: nothing from an article runs as HTML.
+This file holds the UI; `main` parses the flags (rag.cli) and hands it a ready pipeline.
 """
 
 from __future__ import annotations
@@ -10,21 +11,25 @@ from __future__ import annotations
 import argparse
 import html
 import logging
-import os
 import re
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from rag.articles import CorpusError, Skipped, parse_file
-from rag.config import default_corpus, default_index
-from rag.embedding import ModelError, embedder_name
+from rag.cli import (
+    add_corpus_argument,
+    add_embedder_argument,
+    add_pipeline_arguments,
+    add_server_arguments,
+    ready_pipeline,
+    settings_from,
+)
+from rag.errors import ModelError
 from rag.index_store import IndexMissingError, build_index
 from rag.llm import model_setting
-from rag.pipeline import Answer, Done, Pipeline, QuestionError, Redraft, Retrieved, Settings, Token
+from rag.pipeline import Answer, Done, Pipeline, QuestionError, Redraft, Retrieved, Token
 from rag.retrieve import Filters
 
 log = logging.getLogger("newsrag.app")
@@ -166,43 +171,25 @@ LOOKING_FURTHER = "🔎 Not in the best passages; reading the next ones…"
 READING_MORE = "✍️ Not supported by the best passage alone; reading the others too…"
 
 
-@dataclass
-class AppConfig:
-    corpus: Path
-    index: Path
-    model: str | None
-    settings: Settings
-
-
 class NewsChat:
-    """State shared by all browser sessions: one pipeline, one model, one index build at a time."""
+    """State shared by all browser sessions: one pipeline, one model, one index build at a time.
 
-    def __init__(self, config: AppConfig) -> None:
-        self.config = config
+    `pipeline` is ready (its index built from `corpus`); articles uploaded are saved into `corpus` and
+    indexed with `embedder`, then the pipeline picks up the new index."""
+
+    def __init__(self, pipeline: Pipeline, corpus: Path, embedder: str) -> None:
+        self.pipeline = pipeline
+        self.corpus = corpus
+        self.embedder = embedder
         self.waiting = 0
         self.waiting_lock = threading.Lock()
-        self.build_report_line = ""
-        self.ensure_index()
-        self.pipeline = Pipeline(config.index, model=config.model, settings=config.settings)
-
-    def ensure_index(self, progress=None) -> None:
-        """Build or refresh the index of the corpus folder (incremental: a no-op when up to date)."""
-        started = time.perf_counter()
-        report = build_index(
-            self.config.corpus,
-            self.config.index,
-            show_progress=True,
-            on_progress=progress,
-            log=lambda m: log.info(m),
-        )
-        log.info("index: %s", report.summary().replace("\n", "; "))
-        self.build_report_line = f"checked in {time.perf_counter() - started:.1f} s" if not report.wrote else ""
 
     def status(self) -> str:
         manifest = self.pipeline.index.manifest
+        model = Path(model_setting(self.pipeline.model_name)).name
         return (
             f"**{len(manifest['articles']):,} articles · {len(self.pipeline.index.chunks):,} chunks indexed** · "
-            f"embedder: {manifest['embedder']['name']} · model: {Path(model_setting(self.config.model)).name} · "
+            f"embedder: {manifest['embedder']['name']} · model: {model} · "
             f"index built {manifest['built_at']} in {manifest['build_seconds']} s"
         )
 
@@ -260,7 +247,7 @@ class NewsChat:
                 elif isinstance(event, Done):
                     history[-1] = {"role": "assistant", "content": render_answer(event.answer)}
                     yield history, render_sources(event.answer)
-        except (QuestionError, ValueError) as error:
+        except QuestionError as error:  # the question or a filter cannot be used as it is: the user is told why
             history[-1] = {"role": "assistant", "content": html.escape(str(error))}
             yield history, gr.update()
         except (IndexMissingError, ModelError) as error:
@@ -294,17 +281,18 @@ class NewsChat:
             if problems:
                 messages.append(f"✗ {name}: rejected, {problems[0].reason}")
                 continue
-            target = _free_path(self.config.corpus / "uploads", name, data)
+            target = _free_path(self.corpus / "uploads", name, data)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
             saved.append(target)
-            messages.append(f"✓ {name}: saved as {target.relative_to(self.config.corpus).as_posix()}")
+            messages.append(f"✓ {name}: saved as {target.relative_to(self.corpus).as_posix()}")
         if saved:
             try:
                 progress(0, desc="Indexing")
                 report = build_index(
-                    self.config.corpus,
-                    self.config.index,
+                    self.corpus,
+                    self.pipeline.index_dir,
+                    embedder=self.embedder,
                     show_progress=False,
                     on_progress=lambda done, total: progress(done / max(total, 1), desc="Embedding"),
                 )
@@ -405,7 +393,7 @@ def _date(value: str | None) -> str | None:
     if not value:
         return None
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError(f"Dates must look like 2025-12-03, not {value!r}.")
+        raise QuestionError(f"Dates must look like 2025-12-03, not {value!r}.")
     return value
 
 
@@ -424,29 +412,29 @@ def _free_path(folder: Path, name: str, data: bytes) -> Path:
     return target
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
     parser = argparse.ArgumentParser(prog="python app.py", description="Ask the news: the chat.")
-    parser.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"), help="bind address (RAG_HOST)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")), help="port (RAG_PORT)")
-    parser.add_argument("--corpus", default=default_corpus(), help="article folder (RAG_CORPUS)")
-    parser.add_argument("--index", default=default_index(), help="index folder (RAG_INDEX)")
-    parser.add_argument("--model", default=None, help="GGUF model file (RAG_MODEL)")
-    parser.add_argument("--embedder", default=None, help="sentence-transformers model (RAG_EMBEDDER)")
-    parser.add_argument("--top-k", type=int, default=Settings().top_k, help="passages per answer (RAG_TOP_K)")
+    add_server_arguments(parser)
+    add_corpus_argument(parser)
+    add_embedder_argument(parser)
+    add_pipeline_arguments(parser)
     parser.add_argument("--share", action="store_true", help="also publish a public gradio.live link (off by default)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.embedder:
-        os.environ["RAG_EMBEDDER"] = args.embedder
-    Path(args.corpus).mkdir(parents=True, exist_ok=True) if not Path(args.corpus).exists() else None
+    settings = settings_from(args)
     try:
-        chat = NewsChat(AppConfig(Path(args.corpus), Path(args.index), args.model, Settings(top_k=args.top_k)))
-        log.info("loading the model %s", model_setting(args.model))
-        chat.pipeline.model  # noqa: B018 - load (and on first run assemble) the model before serving
+        pipeline = ready_pipeline(settings, log=log.info)
     except (CorpusError, ValueError, ModelError, IndexMissingError) as error:
         print(f"error: {error}")
         return 2
-    log.info("embedder %s; serving on http://%s:%d", embedder_name(), args.host, args.port)
+    chat = NewsChat(pipeline, Path(settings.corpus), settings.embedder)
+    log.info("embedder %s; serving on http://%s:%d", settings.embedder, args.host, args.port)
     demo = chat.build_ui()
     demo.queue(default_concurrency_limit=1)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, head=HEAD)

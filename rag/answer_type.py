@@ -31,7 +31,7 @@ def expected_answer(question: str) -> str | None:
 
 
 def asks_for_person(question: str) -> bool:
-    """"Who ...", "What is the name of ...": a person or a name as such."""
+    """ "Who ...", "What is the name of ...": a person or a name as such."""
     return bool(PERSON_QUESTION.search(question))
 
 

@@ -292,7 +292,7 @@ def _parse_html(article_id: str, text: str, file_hash: str) -> Article | Skipped
         document = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, include_tables=False)
     except Exception as error:  # noqa: BLE001 - lxml and trafilatura raise many kinds on broken markup
         return Skipped(article_id, f"unreadable HTML ({type(error).__name__}: {error})")
-    meta = document.as_dict() if document is not None else {}
+    meta = {} if document is None else document if isinstance(document, dict) else document.as_dict()
     title = (meta.get("title") or "").strip()
     paragraphs = [p.strip() for p in (meta.get("text") or "").split("\n") if p.strip()]
     if paragraphs and title and paragraphs[0] == title:

@@ -7,16 +7,17 @@ import sys
 
 from rag.articles import MAX_FILE_MB, CorpusError
 from rag.chunking import ChunkingParams
-from rag.config import default_corpus, default_index
-from rag.embedding import ModelError
+from rag.cli import add_corpus_argument, add_embedder_argument, add_index_argument
+from rag.errors import ModelError
 from rag.index_store import build_index
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
     parser = argparse.ArgumentParser(prog="python -m rag.build_index", description=__doc__)
-    parser.add_argument("--corpus", default=default_corpus(), help="folder of articles (default: %(default)s)")
-    parser.add_argument("--index", default=default_index(), help="index folder (default: %(default)s)")
-    parser.add_argument("--embedder", default=None, help="sentence-transformers model path or name (RAG_EMBEDDER)")
+    add_corpus_argument(parser)
+    add_index_argument(parser)
+    add_embedder_argument(parser)
     parser.add_argument("--sentences-per-chunk", type=int, default=ChunkingParams.sentences_per_chunk)
     parser.add_argument("--overlap", type=int, default=ChunkingParams.overlap)
     parser.add_argument(
@@ -26,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-file-mb", type=float, default=MAX_FILE_MB, help="skip larger files (default: %(default)g MB)"
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     params = ChunkingParams(
         sentences_per_chunk=args.sentences_per_chunk, overlap=args.overlap, contextual=not args.plain_chunks

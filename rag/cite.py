@@ -215,10 +215,10 @@ def best_sentence(claim: str, evidence: Evidence) -> tuple[int, int]:
             continue
         last = next((i for i in range(first, len(pairs)) if tail in normalize_text(pairs[i][1])), first)
         return pairs[first][0][0], pairs[last][0][1]  # a quote over two sentences highlights both
-    words = content_words(claim) | numbers_in(claim)
+    claim_words = content_words(claim) | numbers_in(claim)
     best, best_score = evidence.sentences[0], -1.0
     for span, text in zip(evidence.sentences, evidence.sentence_texts(), strict=True):
-        shared = words & (content_words(text) | numbers_in(text))
+        shared = claim_words & (content_words(text) | numbers_in(text))
         score = len(shared) + 0.001 * len(text.split())  # ties: the fuller sentence
         if score > best_score:
             best, best_score = span, score
@@ -306,5 +306,3 @@ def _deciding_sentence(evidence: list[Evidence]) -> tuple[int, tuple[int, int], 
     first = evidence[0]
     key = min(first.key, len(first.sentences) - 1)
     return first.number, first.sentences[key], first.sentence_texts()[key]
-
-

@@ -33,7 +33,7 @@ def mentioned_term(question: str) -> str | None:
 
 
 def refers_back(term: str) -> bool:
-    """"How many articles mention him?": the term is a pronoun, its meaning is in the conversation."""
+    """ "How many articles mention him?": the term is a pronoun, its meaning is in the conversation."""
     return term.lower() in REFERRING_TERMS
 
 

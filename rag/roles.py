@@ -491,7 +491,7 @@ def _link_forward(
             ns, ne = sentences[number + 1]
             opener = _CONNECTIVE.match(text, ns)
             names = _names_in(text, ns, ne, people)
-            if names and names[0][0] in (ns, opener.end()) and _SPEECH_AFTER.match(text, names[0][1]):
+            if names and names[0][0] in (ns, opener.end() if opener else ns) and _SPEECH_AFTER.match(text, names[0][1]):
                 candidate = names[0][2]
     if candidate is None or people.first_mention(candidate) < start:
         return None  # a person named before the role is not introduced by it: "the Tory leader" may be anyone

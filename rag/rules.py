@@ -1,5 +1,5 @@
 """Every rule of the pipeline beyond plain retrieval and reading, by name, so each can be switched off
-alone (`--rule-off NAME`, `Settings.rules_off`) and judged by what it gains and loses (`rag.ablate`).
+alone (`--rule-off NAME`, `ReadingSettings.rules_off`) and judged by what it gains and loses (`rag.eval.ablate`).
 
 A rule is a lift (retrieval ranks passages that look like answers higher), a reading step (what the
 model is shown and when it may refuse) or a check (when an answer sentence counts as supported). The

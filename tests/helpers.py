@@ -23,7 +23,7 @@ def make_evidence(number: int, text: str, title: str = "A title", article_id: st
 def make_record(
     qid, answer, correct=False, unanswerable=False, abstained=False, split="dev", hit_rank=1, refusal_p=None, gold=True
 ):
-    """One question's record as rag.evaluate writes it (the fields the comparison and calibration read)."""
+    """One question's record as rag.eval.evaluate writes it (the fields the comparison and calibration read)."""
     return {
         "id": qid, "split": split, "question": f"question {qid}?", "unanswerable": unanswerable,
         "hit_rank": None if unanswerable else hit_rank, "answer": answer, "abstained": abstained,

@@ -136,3 +136,27 @@ def test_a_refusal_written_out_does_not_stay_in_front_of_the_second_look():
     statuses = [status for status, _ in _chat_over(events + [Token(ANSWER_TEXT)])]
     assert "do not say" in statuses[2] and statuses[3] == app.LOOKING_FURTHER
     assert all("do not say" not in s for s in statuses[3:])
+
+
+def _chat_failing_with(error: Exception, date_from: str = "") -> str:
+    import threading
+
+    class FailingPipeline:
+        def stream(self, question, filters=None, history=None):
+            raise error
+            yield  # a generator, as Pipeline.stream
+
+    chat = app.NewsChat.__new__(app.NewsChat)
+    chat.pipeline, chat.waiting_lock, chat.waiting = FailingPipeline(), threading.Lock(), 1
+    history = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "🔎 Searching"}]
+    return [h[-1]["content"] for h, _ in chat.answer(list(history), [], date_from, "")][-1]
+
+
+def test_the_user_is_told_what_is_wrong_with_the_question_but_never_an_internal_error(caplog):
+    from rag.pipeline import QuestionError
+
+    assert _chat_failing_with(QuestionError("Please type a question.")) == "Please type a question."
+    assert "Dates must look like 2025-12-03" in _chat_failing_with(RuntimeError("unused"), date_from="3 Dec")
+    shown = _chat_failing_with(ValueError("internal detail: 12 vectors for 13 chunks"))
+    assert "internal detail" not in shown and "server log" in shown
+    assert "internal detail" in caplog.text  # logged for the maintainer

@@ -157,7 +157,7 @@ def test_a_saved_news_page_gives_its_article_text_title_outlet_and_date():
     assert article.title == "Putin rejects US deal on Ukraine as NATO ministers meet"
     assert (article.source, article.published) == ("TVB News", "2025-12-03")
     assert article.text.startswith("NATO foreign ministers are meeting in Brussels")  # the headline not repeated
-    assert 'But Ushakov said "So far, compromise hasn\'t been found.' in article.text
+    assert "But Ushakov said \"So far, compromise hasn't been found." in article.text
     for chrome in ("Home", "Sport", "Copyright", "hacked", "<"):
         assert chrome not in article.text, chrome
 

@@ -5,11 +5,11 @@ import json
 import pytest
 from helpers import make_record
 
-from rag.calibrate import main, replay
+from rag.eval.calibrate import main, replay
 
 
 def _never_refused_run():
-    """What `rag.evaluate --refusal-threshold 1.01` records: every answer forced, with its refusal probability."""
+    """What `rag.eval.evaluate --refusal-threshold 1.01` records: every answer forced, with its refusal probability."""
     return [
         make_record("right-sure", "Moscow", correct=True, refusal_p=0.1),
         make_record("right-unsure", "Moscow", correct=True, refusal_p=0.6),
@@ -46,7 +46,7 @@ def test_cli_replays_dev_only_and_refuses_a_run_where_the_model_could_refuse(tmp
 
 
 def test_the_yes_threshold_is_replayed_from_one_run():
-    from rag.calibrate import replay_yes
+    from rag.eval.calibrate import replay_yes
 
     records = [
         make_record("a", "Yes. ...", correct=True) | {"yes_p": 0.9},  # gold yes

@@ -85,7 +85,7 @@ def test_number_word_opening_a_sentence_is_a_number_not_a_name():
 
 
 def test_a_number_must_count_the_same_thing_in_the_passage():
-    """"3 pages" is not supported by "the past three years"; a synonym the question chose still is."""
+    """ "3 pages" is not supported by "the past three years"; a synonym the question chose still is."""
     years = make_evidence(1, "We built on the extraordinary work of the past three years.")
     pages = "How many pages long is the US peace proposal?"
     wrong = check_answer("3 pages long [1]", [years], pages)

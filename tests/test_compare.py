@@ -5,7 +5,7 @@ import json
 import pytest
 from helpers import make_record as record
 
-from rag.compare import compare_runs, format_comparison, is_right, main
+from rag.eval.compare import compare_runs, format_comparison, is_right, main
 
 
 def test_right_means_a_correct_answer_or_an_abstention_where_the_articles_are_silent():
@@ -57,5 +57,5 @@ def test_cli_compares_two_reports_and_rejects_what_is_not_one(tmp_path, capsys):
     assert main([str(old), str(new)]) == 0
     assert "right before: 0/1" in capsys.readouterr().out
     assert main([str(old), str(bad)]) == 2
-    assert "is not a JSON report of python -m rag.evaluate --out" in capsys.readouterr().err
+    assert "is not a JSON report of python -m rag.eval.evaluate --out" in capsys.readouterr().err
     assert main([str(old), str(tmp_path / "missing.json")]) == 2

@@ -7,7 +7,8 @@ fact for another one is not covered by that article, and the pipeline refuses it
 import pytest
 from test_retrieve import index_of
 
-from rag.pipeline import COVER_MIN, Pipeline, Settings
+from rag.config import ReadingSettings
+from rag.pipeline import COVER_MIN, Pipeline
 from rag.retrieve import Retriever
 
 pytestmark = pytest.mark.embedder  # the articles are indexed with the real embedder (test_retrieve.index_of)
@@ -125,5 +126,5 @@ def test_a_question_no_passage_covers_is_refused_without_reading(tmp_path):
     answer = pipeline.answer("How much did gas imports from Norway rise in 2003?")
     assert answer.abstained and model.prompts == 0
     assert "mentions" in answer.text and index.chunks
-    off = Pipeline(tmp_path / "index", local_model=model, settings=Settings(rules_off={"coverage"}))
+    off = Pipeline(tmp_path / "index", local_model=model, settings=ReadingSettings(rules_off={"coverage"}))
     assert off.answer("How much did gas imports from Norway rise in 2003?").abstained and model.prompts > 0

@@ -8,8 +8,9 @@ import sys
 import pytest
 from conftest import ROOT
 
+from rag.config import ReadingSettings
 from rag.generate import WITHHELD
-from rag.pipeline import ABSTAIN_TEXT, Done, Pipeline, Retrieved, Settings, Token
+from rag.pipeline import ABSTAIN_TEXT, Done, Pipeline, Retrieved, Token
 
 SEED = "000_34dd6e6ea37e3941.txt"
 
@@ -42,7 +43,7 @@ def test_question_the_article_cannot_answer_is_an_honest_abstention(seed_pipelin
 
 
 def test_question_in_another_language_does_not_break(seed_index, default_model):
-    """"What did Ushakov say about compromise?" in Chinese. Coverage cannot weigh words it cannot read, so the
+    """ "What did Ushakov say about compromise?" in Chinese. Coverage cannot weigh words it cannot read, so the
     model reads; and the check cannot read a Chinese sentence (test_pipeline_reading's xfail), so only his
     words quoted as the passage gives them are a verifiable answer. Anything else must be the abstention."""
     model = CountingReads(default_model)
@@ -117,17 +118,28 @@ def test_ask_cli_missing_index_and_missing_model_say_what_to_run(seed_index, tmp
 def test_evaluate_cli_writes_the_report_keys(seed_index, tmp_path):
     out = tmp_path / "report.json"
     result = _cli(
-        "-m", "rag.evaluate", "--qa", "eval/qa.jsonl", "--index", str(seed_index), "--limit", "3", "--out", str(out)
+        "-m",
+        "rag.eval.evaluate",
+        "--qa",
+        "eval/qa.jsonl",
+        "--index",
+        str(seed_index),
+        "--limit",
+        "3",
+        "--out",
+        str(out),
     )
     assert result.returncode == 0, result.stderr
     assert "answer accuracy" in result.stdout
     report = json.loads(out.read_text())
-    assert set(report) == {"n", "retrieval", "answer", "citations", "abstention", "latency_s", "per_question"}
+    metrics = {"n", "retrieval", "answer", "citations", "abstention", "latency_s"}
+    assert set(report) == metrics | {"per_question", "settings", "revision", "time"}
+    assert report["settings"]["index"] == str(seed_index) and report["time"]
     assert set(report["citations"]) == {"precision", "answer_support", "supported_rate"}
     assert report["n"] == 3 and len(report["per_question"]) == 3
     # The same run again, paired with the first: greedy decoding and fixed retrieval change nothing.
     again = _cli(
-        "-m", "rag.evaluate", "--qa", "eval/qa.jsonl", "--index", str(seed_index), "--limit", "3",
+        "-m", "rag.eval.evaluate", "--qa", "eval/qa.jsonl", "--index", str(seed_index), "--limit", "3",
         "--compare", str(out),
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
@@ -141,11 +153,15 @@ def test_refusal_is_decided_by_the_calibrated_threshold(seed_index, default_mode
     # The same prompt both times (the best passage alone is another); coverage off, since over one article's
     # six chunks it may leave nothing to read.
     one_read = {"rules_off": {"best_alone", "coverage"}}
-    never = Pipeline(seed_index, local_model=default_model, settings=Settings(refusal_threshold=1.01, **one_read))
+    never = Pipeline(
+        seed_index, local_model=default_model, settings=ReadingSettings(refusal_threshold=1.01, **one_read)
+    )
     never = never.answer(question)
     assert never.refusal_p is not None and 0.0 <= never.refusal_p < 1.0
     assert not never.abstained and "NOT IN ARTICLES" not in never.raw
-    always = Pipeline(seed_index, local_model=default_model, settings=Settings(refusal_threshold=0.0, **one_read))
+    always = Pipeline(
+        seed_index, local_model=default_model, settings=ReadingSettings(refusal_threshold=0.0, **one_read)
+    )
     always = always.answer(question)
     assert always.abstained and always.refusal_p == pytest.approx(never.refusal_p, abs=0.05)  # reused cache: ~same
     assert always.text.startswith("The articles in the corpus do not")
@@ -155,7 +171,7 @@ def test_a_refusal_of_the_best_passage_leads_to_a_second_read_with_the_next_ones
     """The real model refuses from the best passage alone; the second read, which takes in the next passage,
     finds the answer there."""
     question = "Where did Witkoff and Kushner walk after the talks with Putin?"
-    settings = Settings(top_k=1, rules_off={"coverage", "second_look"})
+    settings = ReadingSettings(top_k=1, rules_off={"coverage", "second_look"})
     model = CountingReads(default_model)
     refused = Pipeline(seed_index, local_model=model, settings=settings).answer(question)
     # The abstention after reading, not the refusal unread (which names the words no passage holds; coverage
@@ -164,7 +180,9 @@ def test_a_refusal_of_the_best_passage_leads_to_a_second_read_with_the_next_ones
     assert refused.abstained and refused.text == ABSTAIN_TEXT and refused.citations == []
     assert model.reads == 2 and all(len(re.findall(r'^\[\d+\] "', p[-1]["content"], re.M)) == 1 for p in model.prompts)
 
-    pipeline = Pipeline(seed_index, local_model=default_model, settings=Settings(top_k=1, rules_off={"coverage"}))
+    pipeline = Pipeline(
+        seed_index, local_model=default_model, settings=ReadingSettings(top_k=1, rules_off={"coverage"})
+    )
     events = list(pipeline.stream(question))
     looks = [e.evidence for e in events if isinstance(e, Retrieved)]
     answer = events[-1].answer
@@ -208,7 +226,7 @@ def test_a_question_about_someone_the_articles_never_mention_is_refused_unread(s
     from fakes import ScriptedModel
 
     model = ScriptedModel()
-    pipeline = Pipeline(seed_index, local_model=model, settings=Settings(refusal_threshold=1.01))
+    pipeline = Pipeline(seed_index, local_model=model, settings=ReadingSettings(refusal_threshold=1.01))
     answer = pipeline.answer("What did Emmanuel Macron say about the US peace proposal?")
     assert answer.abstained and answer.citations == [] and model.reads == 0
     assert "Macron" in answer.text

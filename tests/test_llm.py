@@ -46,9 +46,11 @@ def test_missing_or_wrong_model_file_says_what_to_do(tmp_path, monkeypatch):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ModelError, match="not a GGUF"):
         resolve_model_path(str(tmp_path / "notes.txt"))
+    from rag.config import Settings  # RAG_MODEL reaches the model through the settings tree
+
     monkeypatch.setenv("RAG_MODEL", str(tmp_path / "env.gguf"))
     with pytest.raises(ModelError, match="env.gguf not found"):
-        resolve_model_path()
+        resolve_model_path(Settings.from_env().model)
 
 
 @pytest.mark.embedder  # sentence-transformers is imported and asked to load the folder

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.metrics import (
+from rag.eval.metrics import (
     contains_answer,
     format_table,
     hit_rank,
@@ -82,12 +82,12 @@ def test_summarize_on_hand_made_records():
     assert m["citations"] == {"precision": 0.5, "answer_support": 1.0, "supported_rate": 0.5}
     assert m["abstention"] == {"accuracy": 0.5, "false_rate": 0.5, "unanswerable": 2}
     assert "| abstention accuracy | 0.50 |" in format_table({"all": m})
-    answerable_only = summarize(records[:2])  # e.g. rag.evaluate --gold-passage: no abstention to score
+    answerable_only = summarize(records[:2])  # e.g. rag.eval.evaluate --gold-passage: no abstention to score
     assert "| abstention accuracy | n/a |" in format_table({"all": answerable_only})
 
 
 def test_a_yes_no_question_is_judged_by_the_first_word_of_the_reply():
-    from rag.metrics import judge_answer
+    from rag.eval.metrics import judge_answer
 
     assert judge_answer('No. The minister said "no deal was signed" [1].', ["no"])
     assert judge_answer("Yes, the board approved it [1].", ["Yes"])
@@ -97,7 +97,7 @@ def test_a_yes_no_question_is_judged_by_the_first_word_of_the_reply():
 
 
 def test_a_yes_no_hit_is_the_passage_holding_the_gold_evidence():
-    from rag.metrics import holds_answer
+    from rag.eval.metrics import holds_answer
 
     evidence = "The board rejected the offer on Monday, saying it undervalued the firm."
     passages = [("a.txt", "The offer came from a rival."), ("a.txt", "Then: " + evidence)]
@@ -106,7 +106,7 @@ def test_a_yes_no_hit_is_the_passage_holding_the_gold_evidence():
 
 
 def test_the_large_set_is_split_in_halves_and_the_older_sets_in_thirds():
-    from rag.metrics import is_held_out
+    from rag.eval.metrics import is_held_out
 
     large = [f"tq-x-{n:03d}" for n in range(400)]
     older = [f"bbc-{n:03d}" for n in range(400)]
@@ -116,7 +116,7 @@ def test_the_large_set_is_split_in_halves_and_the_older_sets_in_thirds():
 
 
 def test_right_outcomes_are_counted_by_kind_of_question():
-    from rag.metrics import format_kinds
+    from rag.eval.metrics import format_kinds
 
     records = [
         _record(kind="role", correct=True),

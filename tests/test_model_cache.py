@@ -1,7 +1,7 @@
-"""rag.model_cache: a recorded reply is replayed for the same request, the refusal gate's decision with it."""
+"""rag.eval.model_cache: a recorded reply is replayed for the same request, the refusal gate's decision with it."""
 
+from rag.eval.model_cache import CachedModel
 from rag.generate import RefusalGate
-from rag.model_cache import CachedModel
 
 
 class CountingModel:

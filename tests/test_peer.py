@@ -1,4 +1,5 @@
-"""The peer baseline (rag.peer): a default LlamaIndex pipeline whose records rag.metrics and rag.compare read.
+"""The peer baseline (rag.eval.peer): a default LlamaIndex pipeline whose records rag.eval.metrics and
+rag.eval.compare read.
 
 Skipped where the extra `peer` (LlamaIndex) is not installed: `make peer` installs it.
 """
@@ -16,9 +17,9 @@ pytest.importorskip("llama_index.core")
 pytest.importorskip("llama_index.embeddings.huggingface")
 pytest.importorskip("llama_index.llms.llama_cpp")
 
-from rag import evaluate, peer  # noqa: E402
-from rag.compare import compare_runs, format_comparison  # noqa: E402
-from rag.metrics import format_table, summarize  # noqa: E402
+from rag.eval import evaluate, peer  # noqa: E402
+from rag.eval.compare import compare_runs, format_comparison  # noqa: E402
+from rag.eval.metrics import format_table, summarize  # noqa: E402
 
 # Two hand-written articles (not from any Q&A set): one at the corpus root, one in a folder reached by a symlink.
 BAKERY = """Riverside bakery wins regional bread prize
@@ -57,7 +58,7 @@ def corpus(tmp_path):
 
 
 def base_record(item: dict) -> dict:
-    """The record rag.evaluate.evaluate_one writes before the model answers (its keys are the format)."""
+    """The record rag.eval.evaluate.evaluate_one writes before the model answers (its keys are the format)."""
     pipeline = SimpleNamespace(
         index=SimpleNamespace(manifest={}),
         retriever=SimpleNamespace(search=lambda question, k: []),
@@ -86,7 +87,7 @@ def test_records_have_the_format_of_rag_evaluate_and_the_metrics_read_them():
 
 
 def test_correctness_is_judged_as_rag_evaluate_judges_it():
-    # If rag.evaluate starts judging answers with another function, rag.peer must follow it.
+    # If rag.eval.evaluate starts judging answers with another function, rag.eval.peer must follow it.
     assert peer.judge_answer is evaluate.judge_answer
     assert peer.hit_rank is evaluate.hit_rank and peer.is_held_out is evaluate.is_held_out
 

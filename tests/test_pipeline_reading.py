@@ -9,11 +9,12 @@ import pytest
 from fakes import HashingEmbedder, Reply, ScriptedModel, write_corpus
 
 from rag.chat_model import ChatModel
+from rag.config import ReadingSettings
+from rag.eval.model_cache import CachedModel
 from rag.generate import CONDENSE_PROMPT, NOT_FOUND, WITHHELD
 from rag.index_store import build_index
 from rag.llm import LocalModel
-from rag.model_cache import CachedModel
-from rag.pipeline import ABSTAIN_TEXT, Done, Pipeline, QuestionError, Redraft, Retrieved, Settings, Token
+from rag.pipeline import ABSTAIN_TEXT, Done, Pipeline, QuestionError, Redraft, Retrieved, Token
 
 ARTICLES = {
     "boats.txt": "Fishing boats return to Port Elm\nPublished: 2025-11-02 09:00\nElm Gazette\n\n"
@@ -44,7 +45,7 @@ def index(tmp_path_factory):
 def ask(index, question, *script, history=None, **settings):
     """(the model, the pipeline's events, the answer) for the question, the model replying from the script."""
     model = ScriptedModel(*script)
-    pipeline = Pipeline(index, local_model=model, settings=Settings(**settings), embedder=EMBEDDER)
+    pipeline = Pipeline(index, local_model=model, settings=ReadingSettings(**settings), embedder=EMBEDDER)
     events = list(pipeline.stream(question, history=history))
     assert isinstance(events[-1], Done)
     return model, events, events[-1].answer

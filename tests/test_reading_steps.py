@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from rag.pipeline import Pipeline, Redraft, Settings, Token
+from rag.config import ReadingSettings
+from rag.pipeline import Pipeline, Redraft, Token
 
 QUESTION = "What did Putin say about Europe and the peace plan?"
 
@@ -42,7 +43,7 @@ def run(seed_index, replies, rules_off=frozenset(), **settings):
     """The seed article alone is one story in six chunks: coverage (tested in test_coverage) is off, so
     several passages are there to read."""
     model = ScriptedModel(replies)
-    settings = Settings(rules_off=frozenset(rules_off) | {"coverage"}, **settings)
+    settings = ReadingSettings(rules_off=frozenset(rules_off) | {"coverage"}, **settings)
     pipeline = Pipeline(seed_index, local_model=model, settings=settings)
     events = list(pipeline.stream(QUESTION))
     return model, events, events[-1].answer
@@ -95,17 +96,15 @@ def test_without_best_alone_the_model_reads_the_best_ones_at_once(seed_index):
     assert not answer.best_alone and not answer.abstained
 
 
-@pytest.mark.parametrize(
-    "flag, expected", [([], True), (["--rule-off", "best_alone"], False), (["--no-check"], False)]
-)
+@pytest.mark.parametrize("flag, expected", [([], True), (["--rule-off", "best_alone"], False), (["--no-check"], False)])
 def test_the_cli_flags_set_it(flag, expected):
     import argparse
 
-    from rag.ask import add_pipeline_arguments, settings_from
+    from rag.cli import add_pipeline_arguments, reading_from
 
     parser = argparse.ArgumentParser()
     add_pipeline_arguments(parser)
-    assert settings_from(parser.parse_args(flag)).on("best_alone") is expected
+    assert reading_from(parser.parse_args(flag)).on("best_alone") is expected
 
 
 def test_the_real_model_answers_from_the_best_passage_alone(seed_index, default_model):
@@ -121,8 +120,8 @@ def test_the_real_model_answers_from_the_best_passage_alone(seed_index, default_
 
 
 def test_gold_passage_shows_the_reader_only_the_sentence_holding_the_answer(seed_pipeline):
-    """`rag.evaluate --gold-passage`: the model reads the gold sentence and two neighbours, nothing else."""
-    from rag.evaluate import evaluate_one, gold_passage
+    """`rag.eval.evaluate --gold-passage`: the model reads the gold sentence and two neighbours, nothing else."""
+    from rag.eval.evaluate import evaluate_one, gold_passage
 
     doc = "000_34dd6e6ea37e3941.txt"
     shown = gold_passage(seed_pipeline, doc, ["Red Square"])

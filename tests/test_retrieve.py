@@ -2,8 +2,9 @@
 
 import pytest
 
+from rag.config import RetrievalWeights
 from rag.index_store import build_index, load_index
-from rag.retrieve import RRF_K, SENTENCE_WEIGHT, Filters, Retriever
+from rag.retrieve import Filters, Retriever
 
 pytestmark = pytest.mark.embedder  # retrieval as it is: the real embedder's dense scores
 
@@ -52,11 +53,11 @@ def test_fusion_rewards_agreement_of_both_rankings(mixed_index):
     top = passages[0]
     assert top.chunk.article_id == "football.txt" and top.dense > 0 and top.keyword > 0
     # First in both rankings and holding the best sentence: the highest possible fused score.
-    assert top.score == pytest.approx(1.0 + SENTENCE_WEIGHT)
+    assert top.score == pytest.approx(1.0 + RetrievalWeights().sentence_weight)
     assert all(p.score < top.score for p in passages[1:])
     assert len(top.sentence_scores) == len(top.chunk.sentences)
     rrf = Retriever(mixed_index, mode="rrf").search("Rovers United score Saturday", k=1)[0]
-    assert rrf.chunk.article_id == "football.txt" and rrf.score == pytest.approx(2 / (RRF_K + 1))
+    assert rrf.chunk.article_id == "football.txt" and rrf.score == pytest.approx(2 / (RetrievalWeights().rrf_k + 1))
 
 
 def test_filters_restrict_outlet_and_dates(mixed_index):

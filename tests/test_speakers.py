@@ -1,4 +1,3 @@
-
 from rag.chunking import split_sentences
 from rag.speakers import extract_quotes
 
@@ -51,8 +50,6 @@ def test_a_quote_running_on_into_the_next_paragraph_is_recorded_to_its_paragraph
 def test_unattributed_quote_has_no_speaker():
     text = 'The film was described as "a triumph of style over substance" in several reviews.'
     assert quotes_of(text) == [(None, "a triumph of style over substance")]
-
-
 
 
 def test_according_to_a_name_attributes_the_quote_and_according_to_a_thing_does_not():

@@ -1,4 +1,4 @@
-"""`python -m rag.compare BEFORE.json AFTER.json`: did quality go up or down between two evaluation runs?
+"""`python -m rag.eval.compare BEFORE.json AFTER.json`: did quality go up or down between two evaluation runs?
 
 Aggregate figures move by a question or two between runs, which on a set of 50-130 questions is
 within noise. What settles it is the same questions, paired: which ones a change got right that
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from scipy.stats import binomtest
 
-from rag.metrics import format_table, summarize, wilson_interval
+from rag.eval.metrics import format_table, summarize, wilson_interval
 
 
 def is_right(record: dict) -> bool:
@@ -114,17 +114,23 @@ def load_records(path: Path | str) -> list[dict]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not a JSON report of python -m rag.evaluate --out ({error})") from None
+        raise ValueError(f"{path} is not a JSON report of python -m rag.eval.evaluate --out ({error})") from None
     if not isinstance(data, dict) or "per_question" not in data:
-        raise ValueError(f"{path} is not a report of python -m rag.evaluate --out (no per_question records)")
+        raise ValueError(f"{path} is not a report of python -m rag.eval.evaluate --out (no per_question records)")
     return data["per_question"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag.compare", description=__doc__)
-    parser.add_argument("before", help="report of the earlier run (rag.evaluate --out)")
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
+    parser = argparse.ArgumentParser(prog="python -m rag.eval.compare", description=__doc__)
+    parser.add_argument("before", help="report of the earlier run (rag.eval.evaluate --out)")
     parser.add_argument("after", help="report of the later run")
     parser.add_argument("--show-held-out", action="store_true", help="also list changed held-out questions")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         pairs = compare_runs(load_records(args.before), load_records(args.after))

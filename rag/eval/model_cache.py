@@ -1,5 +1,5 @@
 """A measuring aid: the model's replies recorded on disk and replayed, so a run that changes one rule
-reads only the prompts that rule changed (`rag.evaluate --cache FILE`, `rag.ablate`).
+reads only the prompts that rule changed (`rag.eval.evaluate --cache FILE`, `rag.eval.ablate`).
 
 Decoding is greedy, so the same prompt with the same logits processor gives the same reply; the key is
 the whole request. A logits processor that decides something at the first token (the refusal gate)

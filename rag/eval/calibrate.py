@@ -1,15 +1,15 @@
-"""`python -m rag.calibrate REPORT.json`: choose the refusal threshold from one run, not one run per value.
+"""`python -m rag.eval.calibrate REPORT.json`: choose the refusal threshold from one run, not one run per value.
 
 The refusal gate (rag.generate.RefusalGate) reads the model's probability of replying NOT IN ARTICLES
 at the first token; below the threshold the model must answer. With refusals banned
-(`rag.evaluate --split dev --refusal-threshold 1.01 --no-best-alone --no-second-look --out REPORT.json`:
+(`rag.eval.evaluate --split dev --refusal-threshold 1.01 --no-best-alone --no-second-look --out REPORT.json`:
 one read of the best passages, as the replay assumes) the report holds, for every question, that
 probability and the checked answer the model gives when it may not refuse. Greedy
 decoding makes that answer the same for any threshold above the probability, so every threshold can be
 replayed from the one report. Held-out questions are left out: the threshold is tuned on dev only.
 
 `--yes` replays the yes/no verdict threshold the same way (RefusalGate's `yes_threshold`), from a run made
-with `--yes-threshold 0.5` (`rag.evaluate --kind yesno --split dev --yes-threshold 0.5 --out REPORT.json`):
+with `--yes-threshold 0.5` (`rag.eval.evaluate --kind yesno --split dev --yes-threshold 0.5 --out REPORT.json`):
 each answered yes/no question's record holds the model's share of "Yes" against "No", and whether its
 verdict was right, so the verdict and its rightness at any other threshold follow.
 """
@@ -20,9 +20,9 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from rag.compare import load_records
+from rag.eval.compare import load_records
+from rag.eval.metrics import summarize
 from rag.generate import NOT_FOUND
-from rag.metrics import summarize
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 1.01)
 YES_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
@@ -42,7 +42,7 @@ def replay(records: list[dict], threshold: float) -> Outcome:
     """The outcome the run would have had with this threshold (records made with refusals banned).
 
     Each record refused at this threshold becomes an abstention; the metrics are then the report's own
-    (rag.metrics.summarize), so a replayed row means what an evaluation row means."""
+    (rag.eval.metrics.summarize), so a replayed row means what an evaluation row means."""
 
     def at_threshold(record: dict) -> dict:
         p = record.get("refusal_p")
@@ -76,10 +76,16 @@ def replay_yes(records: list[dict], threshold: float) -> tuple[int, int]:
     return right, total
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag.calibrate", description=__doc__)
-    parser.add_argument("report", help="rag.evaluate --refusal-threshold 1.01 --out REPORT.json")
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
+    parser = argparse.ArgumentParser(prog="python -m rag.eval.calibrate", description=__doc__)
+    parser.add_argument("report", help="rag.eval.evaluate --refusal-threshold 1.01 --out REPORT.json")
     parser.add_argument("--yes", action="store_true", help="replay the yes/no verdict threshold instead")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         records = load_records(args.report)

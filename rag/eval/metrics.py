@@ -123,7 +123,7 @@ def is_held_out(question_id: str) -> bool:
 
 
 def summarize(records: list[dict]) -> dict:
-    """Aggregate per-question records (see rag.evaluate) into the report's metric keys."""
+    """Aggregate per-question records (see rag.eval.evaluate) into the report's metric keys."""
     answerable = [r for r in records if not r["unanswerable"]]
     unanswerable = [r for r in records if r["unanswerable"]]
     correct = [r for r in answerable if r["correct"]]
@@ -189,7 +189,7 @@ def format_table(columns: dict[str, dict]) -> str:
 def format_kinds(records: list[dict]) -> str:
     """Right answers by kind of question (the large set tags each: role, yesno, un_topic, ...): an
     answerable kind counts correct answers and refusals, an unanswerable one abstentions. "" if untagged."""
-    kinds = sorted({r.get("kind") for r in records if r.get("kind")})
+    kinds = sorted({str(r["kind"]) for r in records if r.get("kind")})
     if not kinds:
         return ""
     lines = ["| kind | questions | right | rate | refused |", "| --- | --- | --- | --- | --- |"]

@@ -1,4 +1,4 @@
-"""`python -m rag.evaluate`: run a Q&A set through the real pipeline and print its metrics.
+"""`python -m rag.eval.evaluate`: run a Q&A set through the real pipeline and print its metrics.
 
 Every question goes through `Pipeline.stream`, exactly as in the chat. A fixed third of each set
 (by hash of the question id) is held out: report it, but never tune on it (`--split dev` for tuning).
@@ -9,16 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.ask import add_pipeline_arguments, settings_from
-from rag.compare import compare_runs, format_comparison, load_records
-from rag.embedding import ModelError
-from rag.generate import Evidence
-from rag.index_store import IndexMissingError, build_index
-from rag.metrics import (
+from rag.cli import add_embedder_argument, add_pipeline_arguments, settings_from
+from rag.errors import ModelError
+from rag.eval.compare import compare_runs, format_comparison, load_records
+from rag.eval.metrics import (
     format_kinds,
     format_table,
     hit_rank,
@@ -28,7 +27,10 @@ from rag.metrics import (
     summarize,
     token_f1,
 )
-from rag.model_cache import CachedModel
+from rag.eval.model_cache import CachedModel
+from rag.eval.provenance import now, provenance
+from rag.generate import Evidence
+from rag.index_store import IndexMissingError, build_index
 from rag.pipeline import Pipeline
 
 RETRIEVAL_DEPTH = 10
@@ -134,8 +136,9 @@ def evaluate_one(pipeline: Pipeline, item: dict, generate: bool = True, gold: bo
     return record
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag.evaluate", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
+    parser = argparse.ArgumentParser(prog="python -m rag.eval.evaluate", description=__doc__)
     parser.add_argument("--qa", default="eval/qa.jsonl", help="Q&A set, one JSON object a line")
     parser.add_argument("--corpus", help="build (or reuse, if up to date) an index of this folder first")
     parser.add_argument("--out", help="write the metrics and per-question records as JSON here")
@@ -164,7 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         help="record the model's replies here and replay recorded ones (quality runs only: times mean nothing)",
     )
     add_pipeline_arguments(parser)
+    add_embedder_argument(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
+    settings = settings_from(args)
+    started = now()
     try:
         baseline = load_records(args.compare) if args.compare else None  # a bad path fails before a long run
         items = load_qa(args.qa)
@@ -176,9 +187,16 @@ def main(argv: list[str] | None = None) -> int:
             items = [i for i in items if not i["unanswerable"]]  # no passage holds what the corpus does not say
         items = items[: args.limit] if args.limit else items
         if args.corpus:
-            report = build_index(args.corpus, args.index, show_progress=True, log=lambda m: print(m, file=sys.stderr))
-            print(report.summary().splitlines()[0], file=sys.stderr)
-        pipeline = Pipeline(args.index, model=args.model, settings=settings_from(args))
+            built = build_index(
+                args.corpus,
+                args.index,
+                embedder=settings.embedder,
+                show_progress=True,
+                log=lambda m: print(m, file=sys.stderr),
+            )
+            print(built.summary().splitlines()[0], file=sys.stderr)
+        pipeline = Pipeline.from_settings(settings)
+        settings = replace(settings, embedder=pipeline.index.embedder)  # the one the index was built with
         if args.cache:
             pipeline.use_model(CachedModel(pipeline.model, args.cache))
         records = [
@@ -203,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         print(format_comparison(compare_runs(baseline, records), args.show_held_out))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({**metrics, "per_question": records}, indent=1, ensure_ascii=False))
+        report = {**metrics, "per_question": records, **provenance(settings, started)}
+        Path(args.out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
     return 0
 
 

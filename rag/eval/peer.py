@@ -1,7 +1,7 @@
-"""`python -m rag.peer`: a default LlamaIndex pipeline over the same corpus and Q&A set, same models, same metrics.
+"""`python -m rag.eval.peer`: a default LlamaIndex pipeline over the same corpus and Q&A set, same models, same metrics.
 
 A peer baseline: what a LlamaIndex user gets by following its documentation, with this project's two
-models, judged by this project's metrics (`rag.metrics.summarize`, `format_table`, `rag.compare`):
+models, judged by this project's metrics (`rag.eval.metrics.summarize`, `format_table`, `rag.eval.compare`):
 - load: `SimpleDirectoryReader(input_files=..., filename_as_id=True)`, one `Document` per article file.
   The files are those `SimpleDirectoryReader(corpus, recursive=True)` reads (hidden ones left out), but
   listed with symlinked folders followed, as `rag.articles` does: the reader's own walk (fsspec) does not
@@ -15,20 +15,20 @@ models, judged by this project's metrics (`rag.metrics.summarize`, `format_table
   through `LlamaCPP`, with ChatML prompts (the Qwen2.5 family's chat template; the integration's default is
   Llama-2's [INST] format), temperature 0 (greedy), 4096 context tokens, 256 new tokens, 2 threads.
 
-Each question gives a record in the format of `rag.evaluate.evaluate_one`:
+Each question gives a record in the format of `rag.eval.evaluate.evaluate_one`:
 - hit_rank: 1-based rank of the first retrieved source node (of the query engine's 2) that comes from the
-  gold article and contains an answer (`rag.metrics.hit_rank` on (article id, node text) pairs, with the
-  gold evidence sentence for a yes/no question, as rag.evaluate; the node text without the metadata
+  gold article and contains an answer (`rag.eval.metrics.hit_rank` on (article id, node text) pairs, with the
+  gold evidence sentence for a yes/no question, as rag.eval.evaluate; the node text without the metadata
   LlamaIndex puts in front of it, which is file names and paths, not article text); so hit@5 here is
   hit@2, the most the default query engine reads. LlamaIndex indexes both copies of an article filed under
-  two names: a node from a byte-identical copy of the gold article counts as the gold article (rag.evaluate
+  two names: a node from a byte-identical copy of the gold article counts as the gold article (rag.eval.evaluate
   counts the copy its index kept);
 - abstained: the reply says the context does not give the answer: `rag.generate.is_not_found`, or one of
   `NOT_FOUND_PHRASES`, the general ways a default LlamaIndex reply says so ("The context does not provide
   ...", "... is not mentioned", "I cannot answer this question as ...", "I don't know"), or an empty reply;
-- correct: not abstained and `rag.metrics.judge_answer(reply, answers)`, the function rag.evaluate judges
+- correct: not abstained and `rag.eval.metrics.judge_answer(reply, answers)`, the function rag.eval.evaluate judges
   with (SQuAD-normalized containment of a gold answer; a yes/no question by the reply's first word);
-- f1: SQuAD token F1 of the reply (0 when abstained), as in rag.evaluate;
+- f1: SQuAD token F1 of the reply (0 when abstained), as in rag.eval.evaluate;
 - citations: [] (LlamaIndex gives none, so the citation metrics do not apply: the table prints 0.00 for
   citation precision, answer support and supported sentences), cited_answer False, sentences [];
 - first_token_s: seconds from the query to the first streamed token (retrieval included);
@@ -48,13 +48,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.embedding import DEFAULT_EMBEDDER, ModelError, _resolve
-from rag.evaluate import load_qa
+from rag.cli import add_model_argument
+from rag.config import DEFAULT_EMBEDDER, stay_offline
+from rag.embedding import _resolve
+from rag.errors import ModelError
+from rag.eval.evaluate import load_qa
+from rag.eval.metrics import format_kinds, format_table, hit_rank, is_held_out, judge_answer, summarize, token_f1
 from rag.generate import is_not_found
 from rag.llm import resolve_model_path
-from rag.metrics import format_kinds, format_table, hit_rank, is_held_out, judge_answer, summarize, token_f1
 
-# judge_answer is the function rag.evaluate judges replies with (tests/test_peer.py checks they stay the same).
+# judge_answer is the function rag.eval.evaluate judges replies with (tests/test_peer.py checks they stay the same).
 
 DEFAULT_PERSIST = "reports/peer-index"
 MANIFEST = "peer_manifest.json"
@@ -173,8 +176,7 @@ def versions() -> dict[str, str]:
 
 
 def make_embedder(embedder_path: str):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # offline, as rag.embedding
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    stay_offline()  # as rag.embedding
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
     return HuggingFaceEmbedding(model_name=embedder_path, device="cpu")
@@ -251,7 +253,7 @@ def peer_record(
     total_s: float,
     same: dict[str, str] | None = None,
 ) -> dict:
-    """One question's record, in rag.evaluate.evaluate_one's format. `sources`: (article id, node text);
+    """One question's record, in rag.eval.evaluate.evaluate_one's format. `sources`: (article id, node text);
     `same`: article id -> the id its copies share (same_articles)."""
     answers = item["answers"]
     same = same or {}
@@ -289,8 +291,9 @@ def evaluate_peer(query_engine, item: dict, corpus: Path, same: dict[str, str] |
     return peer_record(item, reply, sources, first_s, total_s, same)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag.peer", description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
+    parser = argparse.ArgumentParser(prog="python -m rag.eval.peer", description=__doc__.split("\n\n")[0])
     parser.add_argument("--qa", default="eval/qa.jsonl", help="Q&A set, one JSON object a line")
     parser.add_argument("--corpus", default="seeds", help="the article folder (symlinks followed)")
     parser.add_argument("--out", help="write the metrics and per-question records as JSON here")
@@ -302,9 +305,14 @@ def main(argv: list[str] | None = None) -> int:
         default="all",
         help="dev = the part you may tune on; heldout = the third checked only at the end",
     )
-    parser.add_argument("--model", help="GGUF file (default: RAG_MODEL, then the packaged default)")
+    add_model_argument(parser)
     parser.add_argument("--persist", default=DEFAULT_PERSIST, help="where the LlamaIndex index is kept and reused")
     parser.add_argument("--threads", type=int, default=THREADS, help="llama.cpp threads")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731
     corpus, persist = Path(args.corpus), Path(args.persist)

@@ -1,10 +1,12 @@
-"""`python -m rag.bench --corpus DIR --qa FILE`: speed and memory of every stage on one corpus.
+"""`python -m rag.eval.bench --corpus DIR --qa FILE`: speed and memory of every stage on one corpus.
 
 Reports index build time and chunks per second (from scratch, into a temporary folder), the no-op
 rebuild time, retrieval latency, time to first token and total answer time (p50/p95), and the
 process's peak memory, and the model's own prompt-reading and writing speed measured at the end: the
 same machine is not equally fast all day, and answer times only compare at equal model speed.
-Timings are measured here, never asserted in tests.
+Every time is taken from `Pipeline.stream`, the path a user's question takes: retrieval ends with its
+first `Retrieved` event (passages retrieved, covered and focused). Timings are measured here, never
+asserted in tests.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from rag.evaluate import load_qa
+from rag.cli import add_embedder_argument, add_model_argument, add_reading_arguments, settings_from
+from rag.config import Settings
+from rag.eval.evaluate import load_qa
+from rag.eval.metrics import percentile
+from rag.eval.provenance import now, provenance
 from rag.index_store import build_index
 from rag.llm import LocalModel
-from rag.metrics import percentile
-from rag.pipeline import Done, Pipeline, Settings
+from rag.pipeline import Done, Pipeline, Retrieved
 
 
 def machine() -> str:
@@ -58,27 +64,34 @@ def model_speed(model: LocalModel, corpus: Path, prompt_tokens: int = 400, new_t
     return reading, writing
 
 
-def run(corpus: str, qa: str, questions: int, model: str | None) -> dict:
+def run(settings: Settings, qa: str, questions: int) -> tuple[dict, Settings]:
+    """The figures, and the settings they were measured with (the index in a temporary folder)."""
     items = [i for i in load_qa(qa)][:questions]
+    corpus = settings.corpus
+    if corpus is None:
+        raise ValueError("the benchmark builds its own index: give --corpus")
     with tempfile.TemporaryDirectory() as folder:
-        index = Path(folder) / "index"
-        first = build_index(corpus, index, show_progress=False)
-        noop = build_index(corpus, index, show_progress=False)
-        pipeline = Pipeline(index, model=model, settings=Settings())
-        retrieval = []
-        for item in items:
-            started = time.perf_counter()
-            pipeline.retrieve(item["question"])
-            retrieval.append(time.perf_counter() - started)
+        settings = replace(settings, index=str(Path(folder) / "index"))
+        first = build_index(corpus, settings.index, embedder=settings.embedder, show_progress=False)
+        noop = build_index(corpus, settings.index, embedder=settings.embedder, show_progress=False)
+        pipeline = Pipeline.from_settings(settings)
         pipeline.answer(items[0]["question"])  # warm-up: model load and prompt cache
-        first_token, total = [], []
+        retrieval, first_token, total = [], [], []
         for item in items:
+            started, retrieved = time.perf_counter(), None
             for event in pipeline.stream(item["question"]):
-                if isinstance(event, Done):
+                if isinstance(event, Retrieved) and retrieved is None:
+                    retrieved = time.perf_counter() - started
+                elif isinstance(event, Done):
                     first_token.append(event.answer.timings["first_token_s"])
                     total.append(event.answer.timings["total_s"])
-        reading, writing = model_speed(pipeline.model, Path(corpus))
-    return {
+            if retrieved is not None:
+                retrieval.append(retrieved)
+        model = pipeline.model
+        if not isinstance(model, LocalModel):
+            raise TypeError("the benchmark measures llama.cpp itself: it needs a LocalModel")
+        reading, writing = model_speed(model, Path(corpus))
+    figures = {
         "corpus": corpus,
         "articles": len(first.added),
         "chunks": first.chunks,
@@ -97,22 +110,32 @@ def run(corpus: str, qa: str, questions: int, model: str | None) -> dict:
         "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "machine": machine(),
     }
+    return figures, settings
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag.bench", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
+    parser = argparse.ArgumentParser(prog="python -m rag.eval.bench", description=__doc__)
     parser.add_argument("--corpus", required=True, help="article folder to index from scratch")
     parser.add_argument("--qa", required=True, help="Q&A set whose questions are asked")
     parser.add_argument("--questions", type=int, default=20, help="questions to time (default %(default)s)")
-    parser.add_argument("--model", default=None, help="GGUF model file (RAG_MODEL)")
     parser.add_argument("--out", help="also write the figures as JSON here")
+    add_model_argument(parser)
+    add_embedder_argument(parser)
+    add_reading_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
-    figures = run(args.corpus, args.qa, args.questions, args.model)
+    started = now()
+    figures, settings = run(settings_from(args), args.qa, args.questions)
     for key, value in figures.items():
         print(f"{key:>20}: {value}")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(figures, indent=1))
+        Path(args.out).write_text(json.dumps({**figures, **provenance(settings, started)}, indent=1))
     return 0
 
 

@@ -1,8 +1,8 @@
-"""`python -m rag.ablate`: what each rule is worth. The Q&A set is run with every rule on, then once with
-each rule off alone, and every run is paired with the first question by question (rag.compare).
+"""`python -m rag.eval.ablate`: what each rule is worth. The Q&A set is run with every rule on, then once with
+each rule off alone, and every run is paired with the first question by question (rag.eval.compare).
 
 A rule pays for itself when switching it off loses more right outcomes (right answers, abstentions on
-unanswerable questions) than it gains. The model's replies are recorded and replayed (rag.model_cache),
+unanswerable questions) than it gains. The model's replies are recorded and replayed (rag.eval.model_cache),
 so a run costs only the prompts its rule changes; for the same reason its times mean nothing.
 Run it on a dev part only (`--split dev`): it reads every changed question.
 """
@@ -12,21 +12,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.ask import add_pipeline_arguments, settings_from
-from rag.compare import compare_runs
-from rag.evaluate import evaluate_one, load_qa
-from rag.metrics import is_held_out, summarize
-from rag.model_cache import CachedModel
+from rag.cli import add_pipeline_arguments, settings_from
+from rag.config import Settings
+from rag.eval.compare import compare_runs
+from rag.eval.evaluate import evaluate_one, load_qa
+from rag.eval.metrics import is_held_out, summarize
+from rag.eval.model_cache import CachedModel
+from rag.eval.provenance import now, provenance
+from rag.llm import get_model
 from rag.pipeline import Pipeline
 from rag.rules import RULES
 
 
-def run_variant(index: str, settings, model, items: list[dict], label: str) -> list[dict]:
-    pipeline = Pipeline(index, settings=settings, local_model=model)
+def run_variant(settings: Settings, model, items: list[dict], label: str) -> list[dict]:
+    pipeline = Pipeline.from_settings(settings, local_model=model)
     return [evaluate_one(pipeline, item) for item in tqdm(items, desc=label, unit="q", file=sys.stderr)]
 
 
@@ -63,34 +67,43 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rag.ablate", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
+    parser = argparse.ArgumentParser(prog="python -m rag.eval.ablate", description=__doc__)
     parser.add_argument("--qa", default="eval/qa_large.jsonl")
     parser.add_argument("--split", choices=["all", "dev"], default="dev", help="never the held-out part")
     parser.add_argument("--cache", default="reports/cache/replies.jsonl", help="recorded model replies")
     parser.add_argument("--out-dir", default="reports/ablation", help="one report per variant, and ablation.json")
     parser.add_argument("--rules", help="comma-separated rules to switch off one at a time (default: all)")
     add_pipeline_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     rules = args.rules.split(",") if args.rules else sorted(RULES)
     unknown = set(rules) - set(RULES)
     if unknown:
         parser.error(f"unknown rules {sorted(unknown)}")
     items = [i for i in load_qa(args.qa) if args.split == "all" or not is_held_out(i["id"])]
+    started = now()
     settings = settings_from(args)
-    model = CachedModel(Pipeline(args.index, model=args.model, settings=settings).model, args.cache)
+    model = CachedModel(get_model(settings.model), args.cache)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    base = run_variant(args.index, settings, model, items, "all rules on")
-    (out / "base.json").write_text(json.dumps({**summarize(base), "per_question": base}, indent=1, ensure_ascii=False))
+
+    def write(name: str, used: Settings, records: list[dict]) -> None:
+        report = {**summarize(records), "per_question": records, **provenance(used, started)}
+        (out / f"{name}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
+
+    base = run_variant(settings, model, items, "all rules on")
+    write("base", settings, base)
     rows = []
     for rule in rules:
-        variant = settings_from(args)
-        variant.rules_off = variant.rules_off | {rule}
-        records = run_variant(args.index, variant, model, items, f"{rule} off")
-        (out / f"{rule}.json").write_text(
-            json.dumps({**summarize(records), "per_question": records}, indent=1, ensure_ascii=False)
-        )
+        variant = replace(settings, reading=replace(settings.reading, rules_off=settings.reading.rules_off | {rule}))
+        records = run_variant(variant, model, items, f"{rule} off")
+        write(rule, variant, records)
         rows.append(ablation_row(rule, base, records))
         print(format_rows(rows[-1:]).splitlines()[-1], flush=True)
     rows.sort(key=lambda r: r["worth"])
