@@ -21,6 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import trafilatura
 import yaml
@@ -343,8 +344,11 @@ def _clip(value: str | None, limit: int) -> str | None:
 
 def _safe(article: Article) -> Article:
     """An article every later stage can store: well-formed text, metadata of bounded length."""
-    fields = {name: _clip(_well_formed(getattr(article, name)), limit) for name, limit in MAX_FIELD_CHARS.items()}
-    return dataclasses.replace(article, text=_well_formed(article.text), **fields)
+    fields: dict[str, Any] = {
+        name: _clip(_well_formed(getattr(article, name)), limit) for name, limit in MAX_FIELD_CHARS.items()
+    }
+    fields["text"] = _well_formed(article.text)
+    return dataclasses.replace(article, **fields)
 
 
 def parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
@@ -388,8 +392,12 @@ def _parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
             else:
                 loaded = json.loads(text)
                 if not isinstance(loaded, (list, dict)):
-                    kind = "null" if loaded is None else "true or false" if isinstance(loaded, bool) else (
-                        "string" if isinstance(loaded, str) else "number"
+                    kind = (
+                        "null"
+                        if loaded is None
+                        else "true or false"
+                        if isinstance(loaded, bool)
+                        else ("string" if isinstance(loaded, str) else "number")
                     )
                     return [Skipped(article_id, f"the JSON is a {kind}, not an object (an article) or a list")]
                 records = loaded if isinstance(loaded, list) else [loaded]
