@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # noqa: BLE001 - any other failure is told in one line, never as a traceback
+        message = f"internal error ({type(error).__name__}: {error})"
+        print(
+            json.dumps({"error": message}) if args.json else f"error: {message}", file=None if args.json else sys.stderr
+        )
+        return 1
     assert answer is not None
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
