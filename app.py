@@ -301,7 +301,7 @@ class NewsChat:
                     f"Indexed: {len(report.added)} added, {len(report.updated)} updated, "
                     f"{report.embedded_chunks} chunks embedded."
                 )
-            except (CorpusError, ValueError, ModelError) as error:
+            except Exception as error:  # noqa: BLE001 - whatever failed, the chat goes on with the previous index
                 log.exception("indexing uploads failed")
                 messages.append(f"⚠️ Indexing failed, the previous index is still in use: {error}")
         return "\n".join(messages), self.status(), gr.update(choices=self.sources())
@@ -433,6 +433,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CorpusError, ValueError, ModelError, IndexMissingError) as error:
         print(f"error: {error}")
         return 2
+    except Exception as error:  # noqa: BLE001 - one line for the user, the traceback in the log
+        log.exception("the chat cannot start")
+        print(f"error: the chat cannot start ({type(error).__name__}: {error})")
+        return 1
     chat = NewsChat(pipeline, Path(settings.corpus), settings.embedder)
     log.info("embedder %s; serving on http://%s:%d", settings.embedder, args.host, args.port)
     demo = chat.build_ui()
