@@ -71,27 +71,44 @@ document.addEventListener('click', function (event) {
 # ---------------------------------------------------------------- rendering (pure, unit-tested)
 
 
+# Markdown that could make text from an article or the model live in a chat bubble: links and images
+# ([ ] ( ) !), code, emphasis, headings, and autolinks ("https://" and "www." are broken by an escaped
+# ":" or "."). HTML is escaped first, so no tag survives either.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()#!:]|(?<=\bwww)\.)", re.IGNORECASE)
+_ESCAPED = re.compile(r"\\([\\`*_\[\]()#!:.])")
+
+
+def as_text(value: str) -> str:
+    """Text shown in a Markdown bubble exactly as written: HTML escaped, then Markdown escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(value, quote=False))
+
+
+def from_text(shown: str) -> str:
+    """The text as_text was given (for reading questions and answers back from the chat's history)."""
+    return html.unescape(_ESCAPED.sub(r"\1", shown))
+
+
 def render_answer(answer: Answer) -> str:
     """Markdown for the chat bubble: escaped text, [n] linked to its card, unsupported sentences flagged."""
     if answer.abstained:
-        body = html.escape(answer.text)
+        body = as_text(answer.text)
         if answer.evidence:
             body += " The closest passages are shown beside the chat."
     else:
         parts = []
         for sentence in answer.sentences:
-            text = _link_markers(html.escape(sentence.text))
+            text = _link_markers(as_text(sentence.text))
             if not sentence.supported:
                 text += " ⚠️ *(not supported by the shown passages)*"
             parts.append(text)
-        body = " ".join(parts) if parts else _link_markers(html.escape(answer.text))
+        body = " ".join(parts) if parts else _link_markers(as_text(answer.text))
     if answer.searched != answer.question:
-        body += f"\n\n<sub>Searched for: {html.escape(answer.searched)}</sub>"
+        body += f"\n\n<sub>Searched for: {as_text(answer.searched)}</sub>"
     return body
 
 
 def _link_markers(escaped: str) -> str:
-    return re.sub(r"\[(\d+)\]", r"[[\1]](#src-\1)", escaped)
+    return re.sub(r"\\\[(\d+)\\\]", r"[[\1]](#src-\1)", escaped)
 
 
 def render_sources(answer: Answer | None, evidence=None, note: str = "") -> str:
@@ -210,7 +227,7 @@ class NewsChat:
             f"⏳ Waiting in the queue: {ahead} question(s) ahead of yours…" if ahead else "🔎 Searching the articles…"
         )
         history = history + [
-            {"role": "user", "content": html.escape(message)},
+            {"role": "user", "content": as_text(message)},
             {"role": "assistant", "content": placeholder},
         ]
         return "", history, gr.update()
@@ -242,17 +259,17 @@ class NewsChat:
                     yield history, gr.update()
                 elif isinstance(event, Token):
                     draft += event.text
-                    history[-1] = {"role": "assistant", "content": html.escape(draft) + " ▌"}
+                    history[-1] = {"role": "assistant", "content": as_text(draft) + " ▌"}
                     yield history, gr.update()
                 elif isinstance(event, Done):
                     history[-1] = {"role": "assistant", "content": render_answer(event.answer)}
                     yield history, render_sources(event.answer)
         except QuestionError as error:  # the question or a filter cannot be used as it is: the user is told why
-            history[-1] = {"role": "assistant", "content": html.escape(str(error))}
+            history[-1] = {"role": "assistant", "content": as_text(str(error))}
             yield history, gr.update()
         except (IndexMissingError, ModelError) as error:
             log.exception("answer failed")
-            history[-1] = {"role": "assistant", "content": f"⚠️ {html.escape(str(error))}"}
+            history[-1] = {"role": "assistant", "content": f"⚠️ {as_text(str(error))}"}
             yield history, gr.update()
         except Exception:
             log.exception("answer failed")
@@ -374,9 +391,8 @@ def _last_question(history: list[dict]) -> tuple[str | None, list[tuple[str, str
     """The newest question (history ends with it and a placeholder) and the earlier (question, answer) pairs."""
 
     def text(message: dict) -> str:
-        plain = html.unescape(_message_text(message))
-        plain = re.sub(r"\[\[(\d+)\]\]\(#src-\d+\)", r"[\1]", plain)  # linked markers back to [n]
-        return re.sub(r"<[^>]+>", "", plain).strip()
+        shown = re.sub(r"\[\[(\d+)\]\]\(#src-\d+\)", r"\\[\1\\]", _message_text(message))  # linked markers
+        return from_text(re.sub(r"<[^>]+>", "", shown)).strip()
 
     if len(history) < 2 or history[-2].get("role") != "user":
         return None, []

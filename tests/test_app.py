@@ -160,3 +160,25 @@ def test_the_user_is_told_what_is_wrong_with_the_question_but_never_an_internal_
     shown = _chat_failing_with(ValueError("internal detail: 12 vectors for 13 chunks"))
     assert "internal detail" not in shown and "server log" in shown
     assert "internal detail" in caplog.text  # logged for the maintainer
+
+
+HOSTILE_TITLE = "[Verify your account](https://phish.example) ![](https://t.example/p.png) <img src=x> Putin visit"
+
+
+def test_markdown_and_html_from_an_article_never_become_live_in_the_bubble():
+    from markdown_it import MarkdownIt
+
+    answer = Answer(
+        "How many articles mention Putin?", "How many articles mention Putin?",
+        f"1 article mentions Putin: {HOSTILE_TITLE} (Outlet, 2025-01-02) [1].", abstained=False,
+    )  # fmt: skip
+    shown = MarkdownIt("commonmark").render(app.render_answer(answer))
+    assert "phish.example" in shown and "t.example" in shown  # the title is shown, as text
+    assert shown.count("<a href") == 1 and 'href="#src-1"' in shown  # the only link is the marker's own
+    assert "<img" not in shown
+    assert "https://phish.example" not in app.render_answer(answer)  # no bare URL left for an autolinker
+
+
+def test_text_shown_in_the_chat_reads_back_as_written():
+    for text in [HOSTILE_TITLE, "Dates: 2025-12-03 *not* `code` # 5 www.example.com a\\b", 'He said "no" & left.']:
+        assert app.from_text(app.as_text(text)) == text
