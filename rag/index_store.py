@@ -84,9 +84,10 @@ class Index:
 
 def load_index(index_dir: Path | str) -> Index:
     index_dir = Path(index_dir)
-    generation = index_dir / CURRENT
-    if not generation.exists():
+    if not (index_dir / CURRENT).exists():
         raise IndexMissingError(f"no index at {index_dir}", index_dir, verb="build")
+    # `current` is resolved once: a build swapping it in meanwhile cannot make this load mix two generations.
+    generation = (index_dir / CURRENT).resolve()
     try:
         manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
         version = manifest.get("format_version")
@@ -105,9 +106,14 @@ def load_index(index_dir: Path | str) -> Index:
         sentence_vectors = np.load(generation / "sentences.npy", mmap_mode="r")
         if len(sentence_vectors) != sum(len(c.sentences) for c in chunks):
             raise ValueError(f"{len(sentence_vectors)} sentence vectors for the chunks' sentences")
+        dimension = manifest["embedder"].get("dimension", vectors.d)
+        if vectors.d != dimension or (len(sentence_vectors) and sentence_vectors.shape[1] != dimension):
+            raise ValueError(f"vectors of another dimension than the embedder's {dimension}")
+        if not np.isfinite(sentence_vectors).all():
+            raise ValueError("sentence vectors hold values that are not numbers")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
         raise IndexMissingError(f"the index at {index_dir} is unreadable ({error})", index_dir) from error
-    return Index(generation.resolve(), manifest, chunks, vectors, sentence_vectors)
+    return Index(generation, manifest, chunks, vectors, sentence_vectors)
 
 
 @dataclass
@@ -239,15 +245,17 @@ def build_index(
     params = params or ChunkingParams()
     loaded = embedder if isinstance(embedder, Embedder) else None
     name = embedder.name if isinstance(embedder, Embedder) else embedder_name(embedder)
-    corpus = load_corpus(corpus_dir, max_file_mb=max_file_mb)
-    report = BuildReport(skipped=corpus.skipped, duplicates=corpus.duplicates)
-    if not corpus.articles:
-        raise ValueError(
-            f"no readable articles in {corpus_dir}"
-            + (f" ({len(corpus.skipped)} files skipped)" if corpus.skipped else " (the folder is empty)")
-            + "; the existing index, if any, is left as it was"
-        )
+    # The corpus is read under the lock: a build that started earlier must not write an index of a corpus
+    # that a later build (an upload) has changed since.
     with _build_lock(index_dir):
+        corpus = load_corpus(corpus_dir, max_file_mb=max_file_mb)
+        report = BuildReport(skipped=corpus.skipped, duplicates=corpus.duplicates)
+        if not corpus.articles:
+            raise ValueError(
+                f"no readable articles in {corpus_dir}"
+                + (f" ({len(corpus.skipped)} files skipped)" if corpus.skipped else " (the folder is empty)")
+                + "; the existing index, if any, is left as it was"
+            )
         _remove_stale_generations(index_dir)
         previous, unusable = _previous(index_dir)
         report.full_rebuild_reason = unusable or (_incompatibility(previous, name, params) if previous else None)

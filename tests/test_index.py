@@ -202,3 +202,49 @@ def test_embedded_text_carries_title_outlet_and_date_in_front():
     assert text_for_embedding(chunk(None, "2024-03-01"), params) == "Deal agreed (2024-03-01): Talks ended."
     assert text_for_embedding(chunk(None, None), params) == "Deal agreed: Talks ended."
     assert text_for_embedding(chunk("Reuters", None), ChunkingParams(contextual=False)) == "Talks ended."
+
+
+def test_the_corpus_is_read_while_the_build_holds_the_lock(corpus_copy, tmp_path, monkeypatch):
+    import fcntl
+
+    index = tmp_path / "index"
+    read = index_store.load_corpus
+    held = []
+
+    def reading(*args, **kwargs):
+        with open(index / ".lock") as handle:  # another build trying the lock now must wait
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(False)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            except BlockingIOError:
+                held.append(True)
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(index_store, "load_corpus", reading)
+    build_index(corpus_copy, index, show_progress=False)
+    assert held == [True]
+
+
+def test_sentence_vectors_that_are_not_numbers_make_the_index_unreadable(corpus_copy, tmp_path):
+    import numpy as np
+
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    path = load_index(index).path / "sentences.npy"
+    vectors = np.load(path)
+    vectors[0, 0] = np.nan
+    np.save(path, vectors)
+    with pytest.raises(IndexMissingError, match="not numbers"):
+        load_index(index)
+
+
+def test_vectors_of_another_dimension_than_recorded_make_the_index_unreadable(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    manifest_path = load_index(index).path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["embedder"]["dimension"] += 1
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMissingError, match="dimension"):
+        load_index(index)
