@@ -23,7 +23,7 @@ from rag.eval.compare import compare_runs
 from rag.eval.evaluate import evaluate_one, load_qa
 from rag.eval.metrics import is_held_out, summarize
 from rag.eval.model_cache import CachedModel
-from rag.eval.provenance import now, provenance
+from rag.eval.provenance import git_revision, now, provenance
 from rag.llm import get_model
 from rag.pipeline import Pipeline
 from rag.rules import RULES
@@ -87,14 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown rules {sorted(unknown)}")
     items = [i for i in load_qa(args.qa) if args.split == "all" or not is_held_out(i["id"])]
-    started = now()
+    started, revision = now(), git_revision()
     settings = settings_from(args)
     model = CachedModel(get_model(settings.model), args.cache)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
     def write(name: str, used: Settings, records: list[dict]) -> None:
-        report = {**summarize(records), "per_question": records, **provenance(used, started)}
+        report = {**summarize(records), "per_question": records, **provenance(used, started, revision)}
         (out / f"{name}.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
 
     base = run_variant(settings, model, items, "all rules on")

@@ -26,7 +26,7 @@ from rag.cli import add_embedder_argument, add_model_argument, add_reading_argum
 from rag.config import Settings
 from rag.eval.evaluate import load_qa
 from rag.eval.metrics import percentile
-from rag.eval.provenance import now, provenance
+from rag.eval.provenance import git_revision, now, provenance
 from rag.index_store import build_index
 from rag.llm import LocalModel
 from rag.pipeline import Done, Pipeline, Retrieved
@@ -129,13 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    started = now()
+    started, revision = now(), git_revision()
     figures, settings = run(settings_from(args), args.qa, args.questions)
     for key, value in figures.items():
         print(f"{key:>20}: {value}")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({**figures, **provenance(settings, started)}, indent=1))
+        Path(args.out).write_text(json.dumps({**figures, **provenance(settings, started, revision)}, indent=1))
     return 0
 
 

@@ -28,7 +28,7 @@ from rag.eval.metrics import (
     token_f1,
 )
 from rag.eval.model_cache import CachedModel
-from rag.eval.provenance import now, provenance
+from rag.eval.provenance import git_revision, now, provenance
 from rag.generate import Evidence
 from rag.index_store import IndexMissingError, build_index
 from rag.pipeline import Pipeline
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = settings_from(args)
-    started = now()
+    started, revision = now(), git_revision()
     try:
         baseline = load_records(args.compare) if args.compare else None  # a bad path fails before a long run
         items = load_qa(args.qa)
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_comparison(compare_runs(baseline, records), args.show_held_out))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        report = {**metrics, "per_question": records, **provenance(settings, started)}
+        report = {**metrics, "per_question": records, **provenance(settings, started, revision)}
         Path(args.out).write_text(json.dumps(report, indent=1, ensure_ascii=False))
     return 0
 

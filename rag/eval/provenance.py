@@ -36,6 +36,7 @@ def now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def provenance(settings: Settings, started: str | None = None) -> dict:
-    """The keys every evaluate and bench report carries: settings, revision, time (when the run started)."""
-    return {"settings": settings.to_dict(), "revision": git_revision(), "time": started or now()}
+def provenance(settings: Settings, started: str | None = None, revision: str | None = None) -> dict:
+    """The keys every evaluate and bench report carries: settings, revision, time. A run passes the time and
+    revision it took when it started: the code may change while a long run goes on."""
+    return {"settings": settings.to_dict(), "revision": revision or git_revision(), "time": started or now()}
