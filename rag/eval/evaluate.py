@@ -18,13 +18,11 @@ from rag.cli import add_embedder_argument, add_pipeline_arguments, settings_from
 from rag.errors import ModelError
 from rag.eval.compare import compare_runs, format_comparison, load_records
 from rag.eval.metrics import (
-    format_kinds,
-    format_table,
+    format_run,
     hit_rank,
     holds_answer,
     is_held_out,
     judge_answer,
-    summarize,
     token_f1,
 )
 from rag.eval.model_cache import CachedModel
@@ -206,16 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     except (IndexMissingError, ModelError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    metrics = summarize(records)
-    columns = {"all": metrics}
-    dev = [r for r in records if r["split"] == "dev"]
-    held = [r for r in records if r["split"] == "heldout"]
-    if dev and held:
-        columns["dev"] = summarize(dev)
-        columns["held-out"] = summarize(held)
-    print(format_table(columns))
-    if kinds := format_kinds(records):
-        print("\n" + kinds)
+    metrics, table = format_run(records)
+    print(table)
     if baseline is not None:
         print(f"\nAgainst {args.compare}:")
         print(format_comparison(compare_runs(baseline, records), args.show_held_out))

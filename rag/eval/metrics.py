@@ -199,3 +199,17 @@ def format_kinds(records: list[dict]) -> str:
         refused = sum(r["abstained"] for r in group)
         lines.append(f"| {kind} | {len(group)} | {right} | {share(right, len(group)):.2f} | {refused} |")
     return "\n".join(lines)
+
+
+def format_run(records: list[dict]) -> tuple[dict, str]:
+    """A run's metrics, and what the measuring commands print of it: the table (dev and held-out apart
+    when the run holds both), then right answers by kind."""
+    metrics = summarize(records)
+    columns = {"all": metrics}
+    dev = [r for r in records if r["split"] == "dev"]
+    held = [r for r in records if r["split"] == "heldout"]
+    if dev and held:
+        columns["dev"] = summarize(dev)
+        columns["held-out"] = summarize(held)
+    kinds = format_kinds(records)
+    return metrics, format_table(columns) + ("\n\n" + kinds if kinds else "")

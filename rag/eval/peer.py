@@ -53,7 +53,7 @@ from rag.config import DEFAULT_EMBEDDER, stay_offline
 from rag.embedding import _resolve
 from rag.errors import ModelError
 from rag.eval.evaluate import load_qa
-from rag.eval.metrics import format_kinds, format_table, hit_rank, is_held_out, judge_answer, summarize, token_f1
+from rag.eval.metrics import format_run, hit_rank, is_held_out, judge_answer, token_f1
 from rag.generate import is_not_found
 from rag.llm import resolve_model_path
 
@@ -343,16 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    metrics = summarize(records)
-    columns = {"all": metrics}
-    dev = [r for r in records if r["split"] == "dev"]
-    held = [r for r in records if r["split"] == "heldout"]
-    if dev and held:
-        columns["dev"] = summarize(dev)
-        columns["held-out"] = summarize(held)
-    print(format_table(columns))
-    if kinds := format_kinds(records):
-        print("\n" + kinds)
+    metrics, table = format_run(records)
+    print(table)
     if args.out:
         splitter = Settings.node_parser
         peer = {
