@@ -2,7 +2,8 @@
 
 Layout of an index folder:
     current -> gen-<time>-<pid>/   a symlink, replaced atomically when a build finishes
-    gen-.../manifest.json          format, embedder, chunking, one content hash per article
+    gen-.../manifest.json          format, embedder, chunking, one content hash per article; the size and
+                                   sha256 of the three files below, and a checksum of its own content
     gen-.../chunks.jsonl           one Chunk per line, in FAISS row order
     gen-.../vectors.faiss          normalized embeddings in an inner-product index
     gen-.../sentences.npy          one float16 embedding per chunk sentence, in chunk order
@@ -10,11 +11,14 @@ Sentence vectors are computed at build time because every question re-ranks its 
 best sentence: embedding ~90 sentences per question cost 0.3-0.4 s of each answer.
 A build writes a new generation beside the old one and only then swaps `current`, so a crash or
 Ctrl-C during a build leaves the previous index intact and loadable.
+A load checks every file against the manifest's checksums (all bytes hashed: 0.08 s of a 0.7 s load for a
+12k-chunk index) and refuses a generation changed or damaged after its build, naming the file.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -34,8 +38,11 @@ from rag.embedding import Embedder, embedder_name, get_embedder
 # 3: sentence vectors; 4: quotes running on into the next paragraph or chunk; 5: the outlet in the embedded text;
 # 6: dates as news exports write them, saved web pages read as pages (every article re-read)
 # 7: the roles of the people each chunk names, also in the embedded text
-FORMAT_VERSION = 7
+# 8: the size and sha256 of every file, and of the manifest itself, recorded and checked at load
+FORMAT_VERSION = 8
 CURRENT = "current"
+# The files of a generation the manifest records the size and sha256 of (the manifest checks itself).
+INDEX_FILES = ("vectors.faiss", "sentences.npy", "chunks.jsonl")
 
 
 class IndexMissingError(Exception):
@@ -82,6 +89,45 @@ class Index:
         return len(self.manifest["articles"])
 
 
+def file_record(path: Path) -> dict:
+    """What the manifest records of an index file: its size and sha256."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    return {"bytes": size, "sha256": digest}
+
+
+def manifest_checksum(manifest: dict) -> str:
+    """The sha256 of the manifest's content, its own "checksum" left out (key order and layout do not count)."""
+    content = {key: value for key, value in manifest.items() if key != "checksum"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def seal(generation: Path, manifest: dict) -> dict:
+    """The manifest with the size and sha256 of the generation's files (INDEX_FILES) and its own checksum."""
+    sealed = {**manifest, "files": {name: file_record(generation / name) for name in INDEX_FILES}}
+    sealed["checksum"] = manifest_checksum(sealed)
+    return sealed
+
+
+def _verify_files(generation: Path, manifest: dict) -> None:
+    """Every index file as the build wrote it, or a ValueError naming the first that is not.
+
+    Everything is hashed: sha256 runs at ~1 GB/s here, 0.08 s for the 77 MB of a 12k-chunk index whose load
+    takes 0.7 s; a changed size is told apart first, without reading the file."""
+    if manifest.get("checksum") != manifest_checksum(manifest):
+        raise ValueError("manifest.json does not match its checksum: it was changed or damaged after the build")
+    for name in INDEX_FILES:
+        recorded, path = manifest["files"][name], generation / name
+        if not path.is_file():
+            raise ValueError(f"{name} is missing")
+        record = file_record(path)
+        if record["bytes"] != recorded["bytes"]:
+            raise ValueError(f"{name} has {record['bytes']} bytes, the build wrote {recorded['bytes']}")
+        if record["sha256"] != recorded["sha256"]:
+            raise ValueError(f"{name} does not match its checksum: it was changed or damaged after the build")
+
+
 def load_index(index_dir: Path | str) -> Index:
     index_dir = Path(index_dir)
     if not (index_dir / CURRENT).exists():
@@ -89,7 +135,12 @@ def load_index(index_dir: Path | str) -> Index:
     # `current` is resolved once: a build swapping it in meanwhile cannot make this load mix two generations.
     generation = (index_dir / CURRENT).resolve()
     try:
-        manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+        try:
+            manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+        except ValueError as error:  # not JSON, or not UTF-8
+            raise ValueError(f"manifest.json is not a manifest ({error})") from error
+        if not isinstance(manifest, dict):
+            raise ValueError("manifest.json is not a manifest")
         version = manifest.get("format_version")
         if version != FORMAT_VERSION:
             age = "an older" if isinstance(version, int) and version < FORMAT_VERSION else "another"
@@ -98,6 +149,7 @@ def load_index(index_dir: Path | str) -> Index:
                 f"{FORMAT_VERSION})",
                 index_dir,
             )
+        _verify_files(generation, manifest)
         with open(generation / "chunks.jsonl", encoding="utf-8") as handle:
             chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
         vectors = faiss.read_index(str(generation / "vectors.faiss"))
@@ -201,10 +253,14 @@ def _write_generation(
     with open(generation / "chunks.jsonl", "w", encoding="utf-8") as handle:
         for chunk in chunks:
             handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
-    (generation / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
-    for name in ("vectors.faiss", "sentences.npy", "chunks.jsonl", "manifest.json"):
+    for name in INDEX_FILES:
         with open(generation / name, "rb") as handle:
             os.fsync(handle.fileno())
+    sealed = seal(generation, manifest)
+    with open(generation / "manifest.json", "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(sealed, ensure_ascii=False, indent=1))
+        handle.flush()
+        os.fsync(handle.fileno())
     return generation
 
 

@@ -18,6 +18,19 @@ def build_index(corpus, index, **options):
     return index_store.build_index(corpus, index, embedder=options.pop("embedder", EMBEDDER), **options)
 
 
+def reseal(generation):
+    """Record the generation's files as they are now, as if the build had written them so."""
+    manifest_path = generation / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps(index_store.seal(generation, manifest)))
+
+
+def flip_bit(path, at):
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
 def test_chunks_follow_sentences_overlap_and_point_back_into_the_article(corpus_copy):
     [article] = parse_file("seed.txt", next(corpus_copy.iterdir()).read_bytes())
     chunks = chunk_article(article, ChunkingParams(sentences_per_chunk=4, overlap=1))
@@ -235,6 +248,7 @@ def test_sentence_vectors_that_are_not_numbers_make_the_index_unreadable(corpus_
     vectors = np.load(path)
     vectors[0, 0] = np.nan
     np.save(path, vectors)
+    reseal(path.parent)  # as a build that embedded a NaN would have written it: the checksums agree
     with pytest.raises(IndexMissingError, match="not numbers"):
         load_index(index)
 
@@ -245,6 +259,43 @@ def test_vectors_of_another_dimension_than_recorded_make_the_index_unreadable(co
     manifest_path = load_index(index).path / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["embedder"]["dimension"] += 1
+    manifest["checksum"] = index_store.manifest_checksum(manifest)  # written so, not damaged afterwards
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(IndexMissingError, match="dimension"):
+        load_index(index)
+
+
+@pytest.mark.parametrize(
+    "name, where",
+    [
+        ("chunks.jsonl", lambda data: data.index(b"Ushakov")),  # still valid JSON: one letter of a name
+        ("vectors.faiss", lambda data: len(data) - 9),  # the last bit of a float's mantissa: still a vector
+        ("sentences.npy", lambda data: len(data) - 2),  # likewise in a float16
+        ("manifest.json", lambda data: data.index(b'"title": "') + 12),  # an article's title
+    ],
+    ids=["chunks.jsonl", "vectors.faiss", "sentences.npy", "manifest.json"],
+)
+def test_a_flipped_bit_in_any_index_file_makes_the_index_unreadable_naming_the_file(corpus_copy, tmp_path, name, where):
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    path = load_index(index).path / name
+    flip_bit(path, where(path.read_bytes()))
+    with pytest.raises(IndexMissingError, match=rf"{name} does not match its checksum.*python -m rag.build_index"):
+        load_index(index)
+    messages = []
+    report = build_index(corpus_copy, index, show_progress=False, log=messages.append)  # what the message says
+    assert report.full_rebuild_reason and name in messages[0] and load_index(index).vectors.ntotal == report.chunks
+
+
+def test_a_truncated_or_missing_index_file_is_named(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    generation = load_index(index).path
+    size = (generation / "sentences.npy").stat().st_size
+    with open(generation / "sentences.npy", "r+b") as handle:
+        handle.truncate(size - 768)
+    with pytest.raises(IndexMissingError, match=rf"sentences.npy has {size - 768} bytes, the build wrote {size}"):
+        load_index(index)
+    (generation / "vectors.faiss").unlink()
+    with pytest.raises(IndexMissingError, match="vectors.faiss is missing.*python -m rag.build_index"):
         load_index(index)
