@@ -13,6 +13,10 @@ A build writes a new generation beside the old one and only then swaps `current`
 Ctrl-C during a build leaves the previous index intact and loadable.
 A load checks every file against the manifest's checksums (all bytes hashed: 0.08 s of a 0.7 s load for a
 12k-chunk index) and refuses a generation changed or damaged after its build, naming the file.
+The manifest knows the embedder by name, dimension and its vector of a fixed probe sentence: a retriever
+refuses an embedder whose vector of it differs (same name, other weights), and a build takes such an
+embedder for another one (a full rebuild), so a build on an index loads the embedder even when no article
+changed (the app and rag.ask then search with that same loaded embedder).
 """
 
 from __future__ import annotations
@@ -38,11 +42,16 @@ from rag.embedding import Embedder, embedder_name, get_embedder
 # 3: sentence vectors; 4: quotes running on into the next paragraph or chunk; 5: the outlet in the embedded text;
 # 6: dates as news exports write them, saved web pages read as pages (every article re-read)
 # 7: the roles of the people each chunk names, also in the embedded text
-# 8: the size and sha256 of every file, and of the manifest itself, recorded and checked at load
+# 8: the size and sha256 of every file, and of the manifest itself, recorded and checked at load; the
+#    embedder's vector of a probe sentence
 FORMAT_VERSION = 8
 CURRENT = "current"
 # The files of a generation the manifest records the size and sha256 of (the manifest checks itself).
 INDEX_FILES = ("vectors.faiss", "sentences.npy", "chunks.jsonl")
+# An embedder is known by its name, its dimension and its vector of this sentence, recorded at build: a name
+# says which model was asked for, not which weights answered (a model folder replaced, another revision).
+PROBE_TEXT = "The central bank raised interest rates on Tuesday, its governor told reporters in Frankfurt."
+PROBE_MIN_COSINE = 0.999  # the same weights give ~1.0 (float noise); another fine-tune or revision far less
 
 
 class IndexMissingError(Exception):
@@ -51,6 +60,10 @@ class IndexMissingError(Exception):
     def __init__(self, problem: str, index_dir: Path | str, verb: str = "rebuild") -> None:
         super().__init__(f"{problem}: {verb} it with `{build_command(index_dir)}`")
         self.problem = problem  # what is wrong, without the command (a build logs it as its reason)
+
+
+class EmbedderMismatchError(IndexMissingError):
+    """The embedder at hand does not embed as the one the index was built with did."""
 
 
 def build_command(index_dir: Path | str, corpus_dir: Path | str | None = None) -> str:
@@ -87,6 +100,44 @@ class Index:
     @property
     def article_count(self) -> int:
         return len(self.manifest["articles"])
+
+    def check_embedder(self, model: Embedder) -> None:
+        """Raise EmbedderMismatchError unless `model` is the embedder this index was built with: same name,
+        same dimension, and its vector of the probe sentence the one recorded at build."""
+        difference = embedder_difference(self.manifest["embedder"], model)
+        if difference:
+            index_dir = self.path.parent
+            raise EmbedderMismatchError(
+                f"the index at {index_dir} cannot be searched with this embedder: {difference}", index_dir
+            )
+
+
+def embedder_record(model: Embedder) -> dict:
+    """What the manifest records of the embedder: name, dimension and its vector of the probe sentence."""
+    vector = model.encode([PROBE_TEXT])[0]
+    return {
+        "name": model.name,
+        "dimension": model.dimension,
+        "probe": {"text": PROBE_TEXT, "vector": [round(float(x), 6) for x in vector]},
+    }
+
+
+def embedder_difference(recorded: dict, model: Embedder) -> str | None:
+    """How `model` differs from the embedder a manifest records (None when it is the same one)."""
+    if recorded["name"] != model.name:
+        return f"embedder changed from {recorded['name']!r} to {model.name!r}"
+    if recorded["dimension"] != model.dimension:
+        return f"embedder {model.name!r} now gives {model.dimension} dimensions, not {recorded['dimension']}"
+    stored = np.asarray(recorded["probe"]["vector"], dtype=np.float64)
+    fresh = np.asarray(model.encode([recorded["probe"]["text"]])[0], dtype=np.float64)
+    norms = float(np.linalg.norm(stored) * np.linalg.norm(fresh))
+    cosine = float(stored @ fresh) / norms if norms else 0.0
+    if not cosine >= PROBE_MIN_COSINE:  # NaN fails too
+        return (
+            f"embedder {model.name!r} has other weights than the one the index was built with (its vector of "
+            f"the probe sentence has cosine {cosine:.4f} with the recorded one, {PROBE_MIN_COSINE} needed)"
+        )
+    return None
 
 
 def file_record(path: Path) -> dict:
@@ -221,12 +272,16 @@ def _previous(index_dir: Path) -> tuple[Index | None, str | None]:
         return None, (error.problem if (index_dir / CURRENT).exists() else None)
 
 
-def _incompatibility(previous: Index, embedder: str, params: ChunkingParams) -> str | None:
-    if previous.manifest["embedder"]["name"] != embedder:
-        return f"embedder changed from {previous.manifest['embedder']['name']!r} to {embedder!r}"
+def _incompatibility(
+    previous: Index, embedder: str, params: ChunkingParams, load: Callable[[], Embedder]
+) -> str | None:
+    """Why the previous index's vectors cannot be kept (None when they can). The embedder is loaded only
+    when its name and the chunking agree, to compare its weights with the recorded ones."""
+    if previous.embedder != embedder:
+        return f"embedder changed from {previous.embedder!r} to {embedder!r}"
     if previous.manifest["chunking"] != params.as_dict():
         return f"chunking changed from {previous.manifest['chunking']} to {params.as_dict()}"
-    return None
+    return embedder_difference(previous.manifest["embedder"], load())
 
 
 def _article_meta(article: Article, chunk_count: int) -> dict:
@@ -301,6 +356,12 @@ def build_index(
     params = params or ChunkingParams()
     loaded = embedder if isinstance(embedder, Embedder) else None
     name = embedder.name if isinstance(embedder, Embedder) else embedder_name(embedder)
+
+    def load() -> Embedder:
+        nonlocal loaded
+        loaded = loaded or get_embedder(name)
+        return loaded
+
     # The corpus is read under the lock: a build that started earlier must not write an index of a corpus
     # that a later build (an upload) has changed since.
     with _build_lock(index_dir):
@@ -314,7 +375,7 @@ def build_index(
             )
         _remove_stale_generations(index_dir)
         previous, unusable = _previous(index_dir)
-        report.full_rebuild_reason = unusable or (_incompatibility(previous, name, params) if previous else None)
+        report.full_rebuild_reason = unusable or (_incompatibility(previous, name, params, load) if previous else None)
         if report.full_rebuild_reason:
             log(f"full rebuild: {report.full_rebuild_reason}")
             previous = None
@@ -336,9 +397,9 @@ def build_index(
         if previous is not None and not to_embed and not report.removed:
             report.chunks = len(previous.chunks)
             report.seconds = time.perf_counter() - started
-            return report  # nothing changed: the embedder is not even loaded
+            return report  # nothing changed (the embedder was loaded only to check its weights)
 
-        model: Embedder = loaded or get_embedder(name)
+        model = load()
         kept_chunks: list[Chunk] = []
         kept_vectors = np.zeros((0, model.dimension), dtype=np.float32)
         kept_sentences: list[np.ndarray] = []
@@ -373,7 +434,7 @@ def build_index(
         report.seconds = time.perf_counter() - started
         manifest = {
             "format_version": FORMAT_VERSION,
-            "embedder": {"name": name, "dimension": model.dimension},
+            "embedder": embedder_record(model),
             "chunking": params.as_dict(),
             "corpus": str(corpus_dir.resolve()),
             "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),

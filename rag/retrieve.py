@@ -93,6 +93,7 @@ class Retriever:
         lifts = {r for r in RULES if RULES[r].stage == "retrieve"} - set(rules_off)
         self.lifts = lifts if mode == "hybrid" else set()
         self.embedder = embedder or get_embedder(index.embedder)
+        index.check_embedder(self.embedder)  # the weights that embedded the chunks embed the questions
         self.chunks = index.chunks
         self.bm25 = bm25s.BM25()
         if self.chunks:

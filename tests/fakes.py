@@ -118,11 +118,13 @@ class ScriptedModel:
 
 class HashingEmbedder(Embedder):
     """Words (lowercased, a plural's "s" cut, common words left out) hashed into `dimension` signed buckets,
-    normalized: deterministic across processes, and instant."""
+    normalized: deterministic across processes, and instant. Another `seed` hashes words elsewhere: the
+    same embedder by name and dimension with other weights."""
 
-    def __init__(self, dimension: int = 256, name: str = "hashing-embedder-for-tests") -> None:
+    def __init__(self, dimension: int = 256, name: str = "hashing-embedder-for-tests", seed: int = 0) -> None:
         self.name = name
         self.dimension = dimension
+        self.seed = seed
         self.batch_size = 32
         self.texts = 0  # how many texts it has encoded
 
@@ -134,7 +136,7 @@ class HashingEmbedder(Embedder):
                 if word in _STOPWORDS:
                     continue
                 word = word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-                digest = zlib.crc32(word.encode("utf-8"))
+                digest = zlib.crc32(word.encode("utf-8"), self.seed)
                 vectors[row, digest % self.dimension] += 1.0 if digest & 1 << 31 else -1.0
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1.0, norms)

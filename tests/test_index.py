@@ -9,7 +9,7 @@ from fakes import HashingEmbedder
 from rag import index_store
 from rag.articles import parse_file
 from rag.chunking import ChunkingParams, chunk_article
-from rag.index_store import IndexMissingError, load_index
+from rag.index_store import EmbedderMismatchError, IndexMissingError, load_index
 
 EMBEDDER = HashingEmbedder()
 
@@ -62,7 +62,8 @@ def test_build_then_no_op_then_incremental_changes(corpus_copy, tmp_path):
     first = build_index(corpus_copy, index, show_progress=False)
     assert first.added == ["000_34dd6e6ea37e3941.txt"] and first.wrote and first.chunks > 0
     manifest = load_index(index).manifest
-    assert manifest["embedder"] == {"name": EMBEDDER.name, "dimension": EMBEDDER.dimension}
+    assert manifest["embedder"] == index_store.embedder_record(EMBEDDER)
+    assert manifest["embedder"]["name"] == EMBEDDER.name and manifest["embedder"]["dimension"] == EMBEDDER.dimension
     assert manifest["chunking"] == ChunkingParams().as_dict()
     assert set(manifest["articles"]["000_34dd6e6ea37e3941.txt"]) >= {"hash", "title", "chunks"}
 
@@ -124,7 +125,7 @@ def test_another_embedder_forces_a_full_rebuild(corpus_copy, tmp_path):
     messages = []
     report = build_index(corpus_copy, index, embedder=other, show_progress=False, log=messages.append)
     assert report.full_rebuild_reason and "embedder changed" in messages[0] and report.added
-    assert load_index(index).manifest["embedder"] == {"name": "another-embedder", "dimension": 64}
+    assert load_index(index).manifest["embedder"] == index_store.embedder_record(other)
 
 
 def test_crash_during_a_build_leaves_the_previous_index_loadable(corpus_copy, tmp_path, monkeypatch):
@@ -299,3 +300,59 @@ def test_a_truncated_or_missing_index_file_is_named(corpus_copy, tmp_path):
     (generation / "vectors.faiss").unlink()
     with pytest.raises(IndexMissingError, match="vectors.faiss is missing.*python -m rag.build_index"):
         load_index(index)
+
+
+class Perturbed(HashingEmbedder):
+    """The stand-in with its vectors moved by `noise` (relative): float noise when tiny, other weights when not."""
+
+    def __init__(self, noise: float) -> None:
+        super().__init__()
+        self.noise = noise
+
+    def encode(self, texts, progress=False):
+        import numpy as np
+
+        vectors = super().encode(texts)
+        noise = np.random.default_rng(7).standard_normal(vectors.shape) / vectors.shape[1] ** 0.5
+        vectors = vectors + self.noise * noise
+        return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "embedder, same",
+    [(Perturbed(1e-4), True), (Perturbed(0.1), False), (HashingEmbedder(seed=1), False)],
+    ids=["float-noise", "perturbed-weights", "other-seed"],
+)
+def test_the_index_is_searched_only_with_the_weights_it_was_built_with(corpus_copy, tmp_path, embedder, same):
+    from fakes import ScriptedModel
+
+    from rag.pipeline import Pipeline
+    from rag.retrieve import Retriever
+
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    assert embedder.name == EMBEDDER.name and embedder.dimension == EMBEDDER.dimension  # the same by name
+    if same:
+        assert Retriever(load_index(index), embedder=embedder).search("Ushakov compromise", k=1)
+        return
+    message = "other weights than the one the index was built with.*python -m rag.build_index"
+    with pytest.raises(EmbedderMismatchError, match=message):
+        Retriever(load_index(index), embedder=embedder)
+    with pytest.raises(IndexMissingError, match=message):  # what the app, rag.ask and the evaluation catch
+        Pipeline(index, local_model=ScriptedModel(), embedder=embedder)
+
+
+def test_an_embedder_of_the_same_name_with_other_weights_forces_a_full_rebuild(corpus_copy, tmp_path):
+    from rag.retrieve import Retriever
+
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    other = HashingEmbedder(seed=1)
+    messages = []
+    report = build_index(corpus_copy, index, embedder=other, show_progress=False, log=messages.append)  # no change
+    assert report.wrote and report.added == ["000_34dd6e6ea37e3941.txt"] and report.embedded_chunks == report.chunks
+    assert "full rebuild" in messages[0] and "other weights" in messages[0]
+    assert Retriever(load_index(index), embedder=other).search("Ushakov compromise", k=1)
+    with pytest.raises(EmbedderMismatchError):
+        Retriever(load_index(index), embedder=EMBEDDER)
+    assert not build_index(corpus_copy, index, embedder=other, show_progress=False).wrote  # now up to date
