@@ -295,9 +295,19 @@ def _article_meta(article: Article, chunk_count: int) -> dict:
     }
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make the entries of a folder (files made, a link replaced) durable, as fsync does a file's content."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def _write_generation(
     index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndarray, sentence_vectors: np.ndarray
 ) -> Path:
+    """The generation's files written and on disk (content and folder entries) before `current` may point at it."""
     generation = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns()}"
     generation.mkdir()
     faiss_index = faiss.IndexFlatIP(manifest["embedder"]["dimension"])
@@ -316,6 +326,8 @@ def _write_generation(
         handle.write(json.dumps(sealed, ensure_ascii=False, indent=1))
         handle.flush()
         os.fsync(handle.fileno())
+    _fsync_dir(generation)  # its four files' entries
+    _fsync_dir(index_dir)  # the generation's own entry
     return generation
 
 
@@ -326,6 +338,7 @@ def _swap_in(index_dir: Path, generation: Path) -> None:
         temporary.unlink()
     temporary.symlink_to(generation.name)
     os.replace(temporary, link)  # atomic on POSIX: readers see the old or the new index, never neither
+    _fsync_dir(index_dir)  # the new link survives a power cut
 
 
 def _remove_stale_generations(index_dir: Path) -> None:

@@ -356,3 +356,27 @@ def test_an_embedder_of_the_same_name_with_other_weights_forces_a_full_rebuild(c
     with pytest.raises(EmbedderMismatchError):
         Retriever(load_index(index), embedder=EMBEDDER)
     assert not build_index(corpus_copy, index, embedder=other, show_progress=False).wrote  # now up to date
+
+
+def test_a_build_fsyncs_the_files_the_generation_folder_and_after_the_swap_the_index_folder(
+    corpus_copy, tmp_path, monkeypatch
+):
+    import os
+
+    index = tmp_path / "index"
+    synced = []  # (what was synced, where `current` pointed then)
+    fsync = os.fsync
+
+    def recording(descriptor):
+        link = index / "current"
+        synced.append((os.readlink(f"/proc/self/fd/{descriptor}"), os.readlink(link) if link.is_symlink() else None))
+        fsync(descriptor)
+
+    monkeypatch.setattr(index_store.os, "fsync", recording)
+    build_index(corpus_copy, index, show_progress=False)
+    generation = load_index(index).path
+    paths = [path for path, _ in synced]
+    for name in ("vectors.faiss", "sentences.npy", "chunks.jsonl", "manifest.json"):
+        assert str(generation / name) in paths
+    assert paths.index(str(generation)) > paths.index(str(generation / "manifest.json"))
+    assert synced[-1] == (str(index.resolve()), generation.name)  # the index folder, once `current` is the new one
