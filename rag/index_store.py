@@ -1,16 +1,26 @@
 """Stage 4: the on-disk index (FAISS vectors + chunk store + manifest), built incrementally and atomically.
 
 Layout of an index folder:
-    current -> gen-<time>-<pid>/   a symlink, replaced atomically when a build finishes
+    current -> gen-<n>-<time>-<pid>/  a symlink, replaced atomically when a build finishes; n counts builds
     gen-.../manifest.json          format, embedder, chunking, one content hash per article; the size and
                                    sha256 of the three files below, and a checksum of its own content
     gen-.../chunks.jsonl           one Chunk per line, in FAISS row order
     gen-.../vectors.faiss          normalized embeddings in an inner-product index
     gen-.../sentences.npy          one float16 embedding per chunk sentence, in chunk order
+    gen-.../loaded-ok              written by the generation's first successful load
+    .lock                          held by a build from reading the corpus to the swap (flock: a killed
+                                   build's lock goes with its process)
 Sentence vectors are computed at build time because every question re-ranks its candidates by their
 best sentence: embedding ~90 sentences per question cost 0.3-0.4 s of each answer.
-A build writes a new generation beside the old one and only then swaps `current`, so a crash or
-Ctrl-C during a build leaves the previous index intact and loadable.
+A build writes a new generation beside the old one, fsyncs it, and only then swaps `current`, so a crash,
+a kill or Ctrl-C during a build leaves the previous index intact and loadable.
+
+Which generations are kept: `current`, and every older one back to the newest that has loaded once
+(`loaded-ok`), so the generation a build replaced stays until the new one has been loaded successfully.
+A load that fails (a file damaged or missing) removes nothing: it says what to run, and the generations
+before it stay on disk. A generation newer than `current` was left by a build that died before its swap.
+What is not kept is removed by the next load that succeeds and by every build, always under the build lock
+(so never while a build writes; a load that finds a build running leaves the removing to it).
 A load checks every file against the manifest's checksums (all bytes hashed: 0.08 s of a 0.7 s load for a
 12k-chunk index) and refuses a generation changed or damaged after its build, naming the file.
 The manifest knows the embedder by name, dimension and its vector of a fixed probe sentence: a retriever
@@ -25,6 +35,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -48,6 +59,7 @@ FORMAT_VERSION = 8
 CURRENT = "current"
 # The files of a generation the manifest records the size and sha256 of (the manifest checks itself).
 INDEX_FILES = ("vectors.faiss", "sentences.npy", "chunks.jsonl")
+LOADED_OK = "loaded-ok"
 # An embedder is known by its name, its dimension and its vector of this sentence, recorded at build: a name
 # says which model was asked for, not which weights answered (a model folder replaced, another revision).
 PROBE_TEXT = "The central bank raised interest rates on Tuesday, its governor told reporters in Frankfurt."
@@ -180,11 +192,26 @@ def _verify_files(generation: Path, manifest: dict) -> None:
 
 
 def load_index(index_dir: Path | str) -> Index:
+    """The generation `current` points at, checked; its first successful load marks it `loaded-ok` and
+    removes the generations before it (see the module docstring)."""
     index_dir = Path(index_dir)
-    if not (index_dir / CURRENT).exists():
-        raise IndexMissingError(f"no index at {index_dir}", index_dir, verb="build")
-    # `current` is resolved once: a build swapping it in meanwhile cannot make this load mix two generations.
-    generation = (index_dir / CURRENT).resolve()
+    for attempt in range(3):
+        if not (index_dir / CURRENT).exists():
+            raise IndexMissingError(f"no index at {index_dir}", index_dir, verb="build")
+        # `current` is resolved once: a build swapping it in meanwhile cannot make this load mix two generations.
+        generation = (index_dir / CURRENT).resolve()
+        try:
+            index = _load_generation(index_dir, generation)
+        except IndexMissingError:
+            if attempt < 2 and (index_dir / CURRENT).resolve() != generation:
+                continue  # replaced (and maybe removed) while it was read: load the new one
+            raise
+        _mark_loaded(index_dir, generation)
+        return index
+    raise AssertionError("unreachable")
+
+
+def _load_generation(index_dir: Path, generation: Path) -> Index:
     try:
         try:
             manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
@@ -308,7 +335,7 @@ def _write_generation(
     index_dir: Path, manifest: dict, chunks: list[Chunk], vectors: np.ndarray, sentence_vectors: np.ndarray
 ) -> Path:
     """The generation's files written and on disk (content and folder entries) before `current` may point at it."""
-    generation = index_dir / f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns()}"
+    generation = index_dir / _new_generation_name(index_dir)
     generation.mkdir()
     faiss_index = faiss.IndexFlatIP(manifest["embedder"]["dimension"])
     if len(vectors):
@@ -341,12 +368,56 @@ def _swap_in(index_dir: Path, generation: Path) -> None:
     _fsync_dir(index_dir)  # the new link survives a power cut
 
 
+def _number(name: str) -> int:
+    """A generation's number (gen-<n>-...); -1 for a name from before generations were numbered."""
+    match = re.fullmatch(r"gen-(\d+)-.*", name)
+    return int(match.group(1)) if match else -1
+
+
+def _new_generation_name(index_dir: Path) -> str:
+    number = 1 + max((_number(entry.name) for entry in index_dir.glob("gen-*")), default=0)
+    return f"gen-{number:06d}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+
+
+def _mark_loaded(index_dir: Path, generation: Path) -> None:
+    """Mark a generation as loaded once, then remove what it makes stale, if no build holds the lock."""
+    try:
+        (generation / LOADED_OK).touch()
+        handle = open(index_dir / ".lock", "a")  # noqa: SIM115 - closed below, after the lock is let go
+    except OSError:
+        return  # a read-only index: it stays as it is
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # a build is running (maybe this process's own, loading the index it builds on)
+        try:
+            _remove_stale_generations(index_dir)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _remove_stale_generations(index_dir: Path) -> None:
+    """With the build lock held: remove the generations the module docstring says are not kept, and the
+    temporary links of builds that died before their swap."""
     link = index_dir / CURRENT
-    active = os.readlink(link) if link.is_symlink() else None
-    for entry in index_dir.glob("gen-*"):
-        if entry.name != active:
-            shutil.rmtree(entry, ignore_errors=True)
+    current = os.readlink(link) if link.is_symlink() else None
+    others = [entry for entry in index_dir.glob("gen-*") if entry.is_dir() and entry.name != current]
+    if current is None:
+        stale = others  # none was ever swapped in: all were left by builds that died
+    else:
+        top = _number(current)
+        loaded = [_number(g.name) for g in [index_dir / current, *others] if (g / LOADED_OK).exists()]
+        keep_from = max((number for number in loaded if number <= top), default=None)
+        stale = [
+            entry
+            for entry in others
+            if _number(entry.name) > top or (keep_from is not None and _number(entry.name) < keep_from)
+        ]
+    for entry in stale:
+        shutil.rmtree(entry, ignore_errors=True)
+    for temporary in index_dir.glob(f".{CURRENT}.*"):
+        temporary.unlink(missing_ok=True)
 
 
 def build_index(

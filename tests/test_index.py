@@ -140,11 +140,14 @@ def test_crash_during_a_build_leaves_the_previous_index_loadable(corpus_copy, tm
     monkeypatch.setattr(index_store, "_swap_in", crash)
     with pytest.raises(KeyboardInterrupt):
         build_index(corpus_copy, index, show_progress=False)
+    assert len(list(index.glob("gen-*"))) == 2  # the one written before the crash, never swapped in
     after = load_index(index)
     assert after.path == before.path and len(after.chunks) == len(before.chunks)
     monkeypatch.undo()
     report = build_index(corpus_copy, index, show_progress=False)  # the next build cleans up and succeeds
-    assert report.added == ["new.txt"] and len(list(index.glob("gen-*"))) == 1
+    generations = set(index.glob("gen-*"))
+    assert report.added == ["new.txt"] and generations == {before.path, load_index(index).path}
+    assert list(index.glob("gen-*")) == [load_index(index).path]  # the previous one goes once the new one loaded
 
 
 def test_missing_and_corrupted_index_say_what_to_run(corpus_copy, tmp_path):
@@ -380,3 +383,55 @@ def test_a_build_fsyncs_the_files_the_generation_folder_and_after_the_swap_the_i
         assert str(generation / name) in paths
     assert paths.index(str(generation)) > paths.index(str(generation / "manifest.json"))
     assert synced[-1] == (str(index.resolve()), generation.name)  # the index folder, once `current` is the new one
+
+
+def _generations(index):
+    return sorted(path.name for path in index.glob("gen-*"))
+
+
+def test_the_previous_generation_stays_until_the_new_one_has_loaded_once(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    first = load_index(index).path
+    (corpus_copy / "new.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday.")
+    build_index(corpus_copy, index, show_progress=False)
+    second = (index / "current").resolve()
+    assert second != first and _generations(index) == sorted([first.name, second.name])
+    assert not (second / "loaded-ok").exists()
+    assert load_index(index).path == second and (second / "loaded-ok").exists()
+    assert _generations(index) == [second.name]
+
+
+def test_a_load_while_a_build_runs_removes_nothing(corpus_copy, tmp_path):
+    import fcntl
+
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    load_index(index)
+    (corpus_copy / "new.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday.")
+    build_index(corpus_copy, index, show_progress=False)
+    (index / "gen-999999-unfinished").mkdir()  # as a running build's generation looks before its swap
+    with open(index / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a build holds the lock
+        load_index(index)
+        assert len(_generations(index)) == 3
+    load_index(index)  # no build now: a generation newer than current was left by a build that died
+    assert _generations(index) == [load_index(index).path.name]
+
+
+def test_a_broken_current_keeps_the_generations_before_it_until_a_rebuild_has_loaded(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    good = load_index(index).path
+    (corpus_copy / "new.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday.")
+    build_index(corpus_copy, index, show_progress=False)
+    broken = (index / "current").resolve()
+    flip_bit(broken / "chunks.jsonl", (broken / "chunks.jsonl").read_bytes().index(b"Ushakov"))
+    for _ in range(2):
+        with pytest.raises(IndexMissingError, match="chunks.jsonl does not match its checksum"):
+            load_index(index)
+        assert _generations(index) == sorted([good.name, broken.name])  # the last good one is still there
+    build_index(corpus_copy, index, show_progress=False)  # what the message says to run
+    rebuilt = (index / "current").resolve()
+    assert _generations(index) == sorted([good.name, broken.name, rebuilt.name])
+    assert load_index(index).article_count == 2 and _generations(index) == [rebuilt.name]
