@@ -435,3 +435,31 @@ def test_a_broken_current_keeps_the_generations_before_it_until_a_rebuild_has_lo
     rebuilt = (index / "current").resolve()
     assert _generations(index) == sorted([good.name, broken.name, rebuilt.name])
     assert load_index(index).article_count == 2 and _generations(index) == [rebuilt.name]
+
+
+def test_a_load_whose_generation_is_replaced_and_removed_meanwhile_loads_the_new_one(
+    corpus_copy, tmp_path, monkeypatch
+):
+    import shutil
+
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    first = load_index(index).path
+    (corpus_copy / "new.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday.")
+    build_index(corpus_copy, index, show_progress=False)
+    second = (index / "current").resolve()
+    (index / "current").unlink()
+    (index / "current").symlink_to(first.name)  # a load starts on the first generation ...
+    load = index_store._load_generation
+    calls = []
+
+    def meanwhile(index_dir, generation):
+        calls.append(generation.name)
+        if len(calls) == 1:  # ... which a build replaces and a load elsewhere removes while it is read
+            (index / "current").unlink()
+            (index / "current").symlink_to(second.name)
+            shutil.rmtree(first)
+        return load(index_dir, generation)
+
+    monkeypatch.setattr(index_store, "_load_generation", meanwhile)
+    assert load_index(index).path == second and calls == [first.name, second.name]
