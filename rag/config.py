@@ -53,6 +53,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsrag"
 
 
+def build_pause_at() -> str | None:
+    """RAG_BUILD_PAUSE_AT: a step of a build (rag.index_store.BUILD_STEPS) where the build stops and waits to be
+    killed, for tests/test_kill.py; unset in use."""
+    return os.environ.get("RAG_BUILD_PAUSE_AT") or None
+
+
 def stay_offline() -> None:
     """Never reach for a model hub at run time: this tool works offline (a value set by the user wins)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

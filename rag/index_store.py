@@ -37,6 +37,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -48,6 +49,7 @@ import numpy as np
 
 from rag.articles import MAX_FILE_MB, Article, Skipped, load_corpus
 from rag.chunking import Chunk, ChunkingParams, chunk_article, text_for_embedding
+from rag.config import build_pause_at
 from rag.embedding import Embedder, embedder_name, get_embedder
 
 # 3: sentence vectors; 4: quotes running on into the next paragraph or chunk; 5: the outlet in the embedded text;
@@ -60,6 +62,15 @@ CURRENT = "current"
 # The files of a generation the manifest records the size and sha256 of (the manifest checks itself).
 INDEX_FILES = ("vectors.faiss", "sentences.npy", "chunks.jsonl")
 LOADED_OK = "loaded-ok"
+# Points of a build where tests/test_kill.py can stop it (rag.config.build_pause_at) to kill it there.
+BUILD_STEPS = (
+    "embedded",
+    "wrote vectors.faiss",
+    "wrote sentences.npy",
+    "wrote chunks.jsonl",
+    "wrote manifest.json",
+    "swapped",
+)
 # An embedder is known by its name, its dimension and its vector of this sentence, recorded at build: a name
 # says which model was asked for, not which weights answered (a model folder replaced, another revision).
 PROBE_TEXT = "The central bank raised interest rates on Tuesday, its governor told reporters in Frankfurt."
@@ -322,6 +333,13 @@ def _article_meta(article: Article, chunk_count: int) -> dict:
     }
 
 
+def _step(name: str) -> None:
+    """A point of the build (BUILD_STEPS): a build asked to pause there says so and waits to be killed."""
+    if build_pause_at() == name:
+        print(f"paused at {name}", file=sys.stderr, flush=True)
+        time.sleep(600)
+
+
 def _fsync_dir(folder: Path) -> None:
     """Make the entries of a folder (files made, a link replaced) durable, as fsync does a file's content."""
     descriptor = os.open(folder, os.O_RDONLY)
@@ -341,10 +359,13 @@ def _write_generation(
     if len(vectors):
         faiss_index.add(vectors)
     faiss.write_index(faiss_index, str(generation / "vectors.faiss"))
+    _step("wrote vectors.faiss")
     np.save(generation / "sentences.npy", sentence_vectors.astype(np.float16))
+    _step("wrote sentences.npy")
     with open(generation / "chunks.jsonl", "w", encoding="utf-8") as handle:
         for chunk in chunks:
             handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+    _step("wrote chunks.jsonl")
     for name in INDEX_FILES:
         with open(generation / name, "rb") as handle:
             os.fsync(handle.fileno())
@@ -355,6 +376,7 @@ def _write_generation(
         os.fsync(handle.fileno())
     _fsync_dir(generation)  # its four files' entries
     _fsync_dir(index_dir)  # the generation's own entry
+    _step("wrote manifest.json")
     return generation
 
 
@@ -365,6 +387,7 @@ def _swap_in(index_dir: Path, generation: Path) -> None:
         temporary.unlink()
     temporary.symlink_to(generation.name)
     os.replace(temporary, link)  # atomic on POSIX: readers see the old or the new index, never neither
+    _step("swapped")
     _fsync_dir(index_dir)  # the new link survives a power cut
 
 
@@ -497,6 +520,7 @@ def build_index(
 
         new_chunks = [chunk for article in to_embed for chunk in chunk_article(article, params)]
         new_vectors, new_sentences = _embed(model, new_chunks, params, show_progress, on_progress)
+        _step("embedded")
         report.embedded_chunks = len(new_chunks)
 
         # Keep the corpus order so the chunk store is stable across builds.
