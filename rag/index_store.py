@@ -154,7 +154,7 @@ def embedder_difference(recorded: dict, model: Embedder) -> str | None:
     stored = np.asarray(recorded["probe"]["vector"], dtype=np.float64)
     fresh = np.asarray(model.encode([recorded["probe"]["text"]])[0], dtype=np.float64)
     norms = float(np.linalg.norm(stored) * np.linalg.norm(fresh))
-    cosine = float(stored @ fresh) / norms if norms else 0.0
+    cosine = float(stored @ fresh) / norms if norms else float(not stored.any() and not fresh.any())
     if not cosine >= PROBE_MIN_COSINE:  # NaN fails too
         return (
             f"embedder {model.name!r} has other weights than the one the index was built with (its vector of "
