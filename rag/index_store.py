@@ -59,6 +59,9 @@ from rag.embedding import Embedder, embedder_name, get_embedder
 # 8: the size and sha256 of every file, and of the manifest itself, recorded and checked at load; the
 #    embedder's vector of a probe sentence
 FORMAT_VERSION = 8
+# Format 7 differs only by what the manifest records (no checksums, no probe vector): a build takes its vectors
+# over and writes them as format 8, so an upgrade embeds nothing again.
+UPGRADABLE_FORMAT = 7
 CURRENT = "current"
 # The files of a generation the manifest records the size and sha256 of (the manifest checks itself).
 INDEX_FILES = ("vectors.faiss", "sentences.npy", "chunks.jsonl")
@@ -152,6 +155,8 @@ def embedder_difference(recorded: dict, model: Embedder) -> str | None:
         return f"embedder changed from {recorded['name']!r} to {model.name!r}"
     if recorded["dimension"] != model.dimension:
         return f"embedder {model.name!r} now gives {model.dimension} dimensions, not {recorded['dimension']}"
+    if "probe" not in recorded:
+        return None  # an index of UPGRADABLE_FORMAT, known by name and dimension only
     stored = np.asarray(recorded["probe"]["vector"], dtype=np.float64)
     fresh = np.asarray(model.encode([recorded["probe"]["text"]])[0], dtype=np.float64)
     norms = float(np.linalg.norm(stored) * np.linalg.norm(fresh))
@@ -201,9 +206,10 @@ def _verify_files(generation: Path, manifest: dict) -> None:
             raise ValueError(f"{name} does not match its checksum: it was changed or damaged after the build")
 
 
-def load_index(index_dir: Path | str) -> Index:
+def load_index(index_dir: Path | str, upgrading: bool = False) -> Index:
     """The generation `current` points at, checked; its first successful load marks it `loaded-ok` and
-    removes the generations before it (see the module docstring)."""
+    removes the generations before it (see the module docstring). `upgrading` (a build's read of the index
+    it builds on) also accepts UPGRADABLE_FORMAT, whose files have no recorded checksums to verify."""
     index_dir = Path(index_dir)
     for attempt in range(3):
         if not (index_dir / CURRENT).exists():
@@ -211,7 +217,7 @@ def load_index(index_dir: Path | str) -> Index:
         # `current` is resolved once: a build swapping it in meanwhile cannot make this load mix two generations.
         generation = (index_dir / CURRENT).resolve()
         try:
-            index = _load_generation(index_dir, generation)
+            index = _load_generation(index_dir, generation, upgrading)
         except IndexMissingError:
             if attempt < 2 and (index_dir / CURRENT).resolve() != generation:
                 continue  # replaced (and maybe removed) while it was read: load the new one
@@ -221,7 +227,7 @@ def load_index(index_dir: Path | str) -> Index:
     raise AssertionError("unreachable")
 
 
-def _load_generation(index_dir: Path, generation: Path) -> Index:
+def _load_generation(index_dir: Path, generation: Path, upgrading: bool = False) -> Index:
     try:
         try:
             manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
@@ -230,14 +236,16 @@ def _load_generation(index_dir: Path, generation: Path) -> Index:
         if not isinstance(manifest, dict):
             raise ValueError("manifest.json is not a manifest")
         version = manifest.get("format_version")
-        if version != FORMAT_VERSION:
+        upgrade = upgrading and version == UPGRADABLE_FORMAT
+        if version != FORMAT_VERSION and not upgrade:
             age = "an older" if isinstance(version, int) and version < FORMAT_VERSION else "another"
             raise IndexMissingError(
                 f"the index at {index_dir} was built by {age} version of this tool (format {version}, now "
                 f"{FORMAT_VERSION})",
                 index_dir,
             )
-        _verify_files(generation, manifest)
+        if not upgrade:
+            _verify_files(generation, manifest)
         with open(generation / "chunks.jsonl", encoding="utf-8") as handle:
             chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
         vectors = faiss.read_index(str(generation / "vectors.faiss"))
@@ -304,7 +312,7 @@ def _build_lock(index_dir: Path):
 def _previous(index_dir: Path) -> tuple[Index | None, str | None]:
     """The current index, or why it cannot be built on (None when there is none yet)."""
     try:
-        return load_index(index_dir), None
+        return load_index(index_dir, upgrading=True), None
     except IndexMissingError as error:
         return None, (error.problem if (index_dir / CURRENT).exists() else None)
 
@@ -500,7 +508,10 @@ def build_index(
             else:
                 report.unchanged.append(article.article_id)
 
-        if previous is not None and not to_embed and not report.removed:
+        upgrade = previous is not None and previous.manifest["format_version"] != FORMAT_VERSION
+        if upgrade:
+            log(f"upgrading the index to format {FORMAT_VERSION}: checksums and the embedder's probe vector recorded")
+        if previous is not None and not to_embed and not report.removed and not upgrade:
             report.chunks = len(previous.chunks)
             report.seconds = time.perf_counter() - started
             return report  # nothing changed (the embedder was loaded only to check its weights)

@@ -196,15 +196,37 @@ def test_an_index_of_an_older_format_is_rebuilt_not_misread(corpus_copy, tmp_pat
     index = tmp_path / "index"
     build_index(corpus_copy, index, show_progress=False)
     manifest = index / "current" / "manifest.json"
-    older = {**json.loads(manifest.read_text()), "format_version": index_store.FORMAT_VERSION - 1}
-    manifest.write_text(json.dumps(older))
-    message = f"an older version of this tool \\(format {index_store.FORMAT_VERSION - 1}, now .*rag.build_index"
+    version = index_store.UPGRADABLE_FORMAT - 1
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": version}))
+    message = f"an older version of this tool \\(format {version}, now .*rag.build_index"
     with pytest.raises(IndexMissingError, match=message):
         load_index(index)
     messages = []
     report = build_index(corpus_copy, index, show_progress=False, log=messages.append)
     assert report.added == ["000_34dd6e6ea37e3941.txt"] and load_index(index).vectors.ntotal == report.chunks
     assert "full rebuild" in messages[0] and "older version" in messages[0]
+
+
+def test_an_index_of_the_format_before_checksums_is_upgraded_without_embedding_again(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    manifest_path = index / "current" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    vectors = load_index(index).vectors.reconstruct_n(0, manifest["articles"]["000_34dd6e6ea37e3941.txt"]["chunks"])
+    older = {k: v for k, v in manifest.items() if k not in ("files", "checksum")}
+    older["format_version"] = index_store.UPGRADABLE_FORMAT
+    older["embedder"] = {"name": EMBEDDER.name, "dimension": EMBEDDER.dimension}
+    manifest_path.write_text(json.dumps(older))
+    with pytest.raises(IndexMissingError, match="rag.build_index"):
+        load_index(index)  # searching it needs the upgrade a build makes
+    report = build_index(corpus_copy, index, show_progress=False)
+    assert report.wrote and report.embedded_chunks == 0 and not report.full_rebuild_reason
+    upgraded = load_index(index)
+    assert (
+        upgraded.manifest["format_version"] == index_store.FORMAT_VERSION and "probe" in upgraded.manifest["embedder"]
+    )
+    assert (upgraded.vectors.reconstruct_n(0, len(vectors)) == vectors).all()
+    assert not build_index(corpus_copy, index, show_progress=False).wrote  # then a no-op again
 
 
 def test_embedded_text_carries_title_outlet_and_date_in_front():
