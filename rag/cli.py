@@ -1,5 +1,5 @@
-"""The command-line flags the commands share (the chat, ask, build_index, evaluate, ablate, bench), declared
-once, so each command can reproduce another's runs. A flag's default comes from its environment variable
+"""The command-line flags the commands share (the chat, ask, build_index, evaluate, ablate, bench, loadtest),
+declared once, so each command can reproduce another's runs. A flag's default comes from its environment variable
 through rag.config, and its help names that variable; `settings_from` turns the parsed flags into the one
 `Settings` tree, and `ready_pipeline` turns that into the chat's pipeline.
 """
@@ -198,6 +198,7 @@ COMMANDS = (
     ("rag.eval.calibrate", "the refusal or yes/no threshold replayed from one run"),
     ("rag.eval.bench", "build, retrieval and answer times, model speed, memory"),
     ("rag.eval.peer", "a default LlamaIndex pipeline with the same models, scored the same way"),
+    ("rag.eval.loadtest", "concurrent users and an upload driving the chat, checked and timed"),
 )
 
 

@@ -47,6 +47,11 @@ def from_env(setting: str) -> str:
     return os.environ.get(name) or default
 
 
+def environment_with(**values: str) -> dict[str, str]:
+    """This process's environment with these variables set, for a command it starts (rag.eval.loadtest)."""
+    return {**os.environ, **values}
+
+
 def cache_dir() -> Path:
     """Where the assembled default model lives (shared by every clone on the machine): RAG_CACHE, else
     $XDG_CACHE_HOME/newsrag, else ~/.cache/newsrag."""
