@@ -143,7 +143,11 @@ class BackgroundIndexer:
                     return
                 job, self._waiting = self._waiting, _Job()
                 self._running, self._phase = job, "reading and embedding the articles"
-            outcome = self._run(job)
+            try:
+                outcome = self._run(job)
+            except Exception as error:  # noqa: BLE001 - the builder must outlive any one build, or uploads stall
+                log.exception("indexing failed")
+                outcome = f"⚠️ Indexing failed: {error}"
             with self._lock:
                 for ticket in job.tickets:
                     self._outcomes[ticket] = outcome

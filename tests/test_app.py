@@ -358,3 +358,19 @@ def test_a_failed_build_keeps_the_previous_index_and_says_why(news_chat, tmp_pat
     assert chat.pipeline.index.path == before and (chat.pipeline.index_dir / "current").resolve() == before
     assert NOT_MENTIONED.format("Wexbridge") in _ask(chat, "How many articles mention Wexbridge?")
     assert MENTIONED_ONCE.format("Port Elm") in _ask(chat, "How many articles mention Port Elm?")
+
+
+def test_the_builder_outlives_a_build_that_breaks_in_an_unforeseen_way(tmp_path):
+    from rag.background import BackgroundIndexer
+
+    class Folder:
+        index_dir = tmp_path
+
+        def reload(self) -> None:
+            raise AssertionError("nothing was built")
+
+    indexer = BackgroundIndexer(Folder(), tmp_path, HashingEmbedder(), build=lambda *args, **kwargs: None)
+    first = indexer.submit(["uploads/a.txt"])
+    assert indexer.wait(10) and indexer.outcome(first).startswith("⚠️ Indexing failed")
+    second = indexer.submit(["uploads/b.txt"])  # a new build starts: the next upload is not stuck behind it
+    assert indexer.wait(10) and indexer.outcome(second).startswith("⚠️ Indexing failed")
