@@ -346,8 +346,9 @@ def test_how_many_articles_mention_a_name_is_counted_and_each_cited(new_page, co
     count = ask(page, "How many articles mention Putin?")
     answer = wait_for_answer(page, count)
     match = re.search(r'(\d+) articles? in the corpus mentions? "Putin"', answer)
-    # The rule the count follows: the whole word, in any case, in an article's title or text.
-    mentioning = [p.name for p in corpus_dir.iterdir() if re.search(r"(?<!\w)putin(?!\w)", p.read_text(), re.I)]
+    # The rule the count follows: the whole word, in any case, in an article's title or text (uploads included).
+    articles = [p for p in corpus_dir.rglob("*") if p.is_file()]
+    mentioning = [p.name for p in articles if re.search(r"(?<!\w)putin(?!\w)", p.read_text(), re.I)]
     assert match and int(match.group(1)) == len(mentioning) >= 1, (answer, mentioning)
     cards = cited_cards(page)
     assert cards.count() == min(int(match.group(1)), 5), page.locator("#sources").inner_html()
