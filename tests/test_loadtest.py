@@ -67,3 +67,11 @@ def test_thousands_commas_and_case_do_not_decide_a_match():
         turn, ("14000",), set(), ["How many runners?"], [{"role": "user", "content": "How many runners?"}, {}]
     )
     assert turn.ok
+
+
+def test_a_refusal_is_told_apart_from_a_wrong_answer():
+    from rag.pipeline import ABSTAIN_TEXT
+
+    turn = loadtest.Turn("user6", 2, "How old is he?", answer=f"{ABSTAIN_TEXT}\n\nSearched for: How old is Brenner?")
+    loadtest.check(turn, ("16",), set(), ["How old is he?"], [{"role": "user", "content": "How old is he?"}, {}])
+    assert turn.problems == [f"refused: {ABSTAIN_TEXT} Searched for: How old is Brenner?"]

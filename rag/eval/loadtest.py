@@ -35,6 +35,7 @@ from rag.cli import add_embedder_argument, add_model_argument
 from rag.config import environment_with
 from rag.eval.metrics import percentile
 from rag.eval.provenance import PROJECT, git_revision, now
+from rag.pipeline import ABSTAIN_TEXT
 
 SEED_ID = "000_34dd6e6ea37e3941.txt"
 START_TIMEOUT_S = 600  # the start indexes the corpus and loads the model on a slow shared CPU
@@ -106,7 +107,8 @@ SUBJECTS: tuple[Subject, ...] = (
             "Yusuf wins the Corven city marathon in a course record",
             "2025-10-12",
             "Corven Herald",
-            "Amina Yusuf won the Corven city marathon on Sunday in 2 hours 21 minutes, a course record. "
+            "Amina Yusuf won the Corven city marathon on Sunday with a winning time of 2 hours 21 minutes, a "
+            "course record. "
             "About 14,000 runners took part this year.",
             "Yusuf, who trains in Eldoret, won the winner's prize of 20,000 euros.",
         ),
@@ -132,7 +134,7 @@ SUBJECTS: tuple[Subject, ...] = (
             Question("How much did it weigh at birth?", ("180 grams",)),
             Question("What is the name of the Linthorpe panda cub's mother?", ("Mei Lan",)),
             Question("Who is the head keeper at Linthorpe Zoo?", ("Ashby",)),
-            Question("When was a panda last born at Linthorpe Zoo before this cub?", ("30 years", "thirty years")),
+            Question("How many years has it been since a panda was born at Linthorpe Zoo?", ("30", "thirty")),
         ),
     ),
     Subject(
@@ -159,8 +161,8 @@ SUBJECTS: tuple[Subject, ...] = (
             "Sixteen-year-old Brenner wins the Valmora chess championship",
             "2025-07-27",
             "Valmora Times",
-            "Lukas Brenner, who is 16, won the Valmora national chess championship in Graz on Sunday. Brenner "
-            "beat grandmaster Petra Kovac in the final round.",
+            "Lukas Brenner, who is 16 years old, won the Valmora national chess championship on Sunday. The "
+            "championship was held in the city of Graz. Brenner beat grandmaster Petra Kovac in the final round.",
             "Brenner won a prize of 5,000 euros.",
         ),
         (
@@ -360,7 +362,9 @@ def check(turn: Turn, expect: tuple[str, ...], own: set[str], asked: list[str], 
     foreign = sorted(set(turn.cited) - own)
     if foreign:
         turn.problems.append(f"cites another user's article: {foreign}")
-    if not any(_plain(word) in _plain(turn.answer) for word in expect):
+    if ABSTAIN_TEXT in turn.answer:
+        turn.problems.append("refused: " + " ".join(turn.answer.split()))  # "Searched for" says what was read
+    elif not any(_plain(word) in _plain(turn.answer) for word in expect):
         turn.problems.append(f"does not say {' or '.join(expect)}")
 
 
