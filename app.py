@@ -545,7 +545,10 @@ def main(argv: list[str] | None = None) -> int:
         share=args.share,
         css=CSS,
         head=HEAD,
-        max_file_size=int(limits.max_file_mb * 1e6),  # gradio refuses larger files before they reach the disk
+        # Gradio refuses a larger file before it reaches the disk, saying "exceed the maximum allowed size of
+        # 20 Mb" (its megabytes are MiB: the same figure as the limit's); a file between the two is refused
+        # by `upload`, unread.
+        max_file_size=int(limits.max_file_mb * 1024 * 1024),
     )
     return 0
 
