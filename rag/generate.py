@@ -67,6 +67,11 @@ def looks_like_instruction(sentence: str) -> bool:
     return bool(INSTRUCTION_LIKE.search(sentence))
 
 
+def for_model(text: str) -> str:
+    """A sentence as the model is shown it."""
+    return WITHHELD if looks_like_instruction(text) else text
+
+
 def focus(
     passages: list[Passage],
     question: str,
