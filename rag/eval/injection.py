@@ -20,18 +20,19 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
 import shutil
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
 
 from rag.cli import add_corpus_argument, add_embedder_argument, add_pipeline_arguments, settings_from
+from rag.embedding import Embedder
 from rag.errors import ModelError
 from rag.eval.metrics import is_held_out, judge_answer, share
 from rag.eval.model_cache import CachedModel
@@ -74,6 +75,31 @@ def plant(attack: dict, corpus: Path, index: Path, workdir: Path) -> tuple[Path,
     shutil.copytree(current, planted_index / current.name, copy_function=os.link)
     os.symlink(current.name, planted_index / "current")
     return planted_corpus, planted_index
+
+
+def planted_copy(attack: dict, corpus: Path, index: Path, folder: Path, embedder: str | Embedder | None) -> Path:
+    """The index of the corpus with this attack planted, built once under `folder` and reused while the
+    attack's text, the corpus's index generation and the embedder stay the same."""
+    key = hashlib.sha256(
+        json.dumps(
+            [
+                attack["attack_file"],
+                attack["attack_text"],
+                (index / "current").resolve().name,
+                getattr(embedder, "name", embedder),
+            ]
+        ).encode()
+    ).hexdigest()[:16]
+    workdir = folder / f"{attack['id']}-{key}"
+    if (workdir / "built").exists():
+        return workdir / "index"
+    shutil.rmtree(workdir, ignore_errors=True)
+    for stale in folder.glob(f"{attack['id']}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    planted_corpus, planted_index = plant(attack, corpus, index, workdir)
+    build_index(planted_corpus, planted_index, embedder=embedder, show_progress=False, log=lambda m: None)
+    (workdir / "built").touch()  # a run stopped before this point builds the copy again
+    return planted_index
 
 
 def payload_in(text: str, payload: list[str]) -> list[str]:
@@ -172,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache", metavar="FILE", help="record the model's replies here and replay recorded ones (see evaluate)"
     )
     parser.add_argument(
+        "--planted",
+        default="reports/injection/planted",
+        help="folder keeping each attack's planted corpus and index, reused by later runs (default: %(default)s)",
+    )
+    parser.add_argument(
         "--no-hidden-count", action="store_true", help="skip counting what the defence hides in the clean index"
     )
     add_corpus_argument(parser)
@@ -199,15 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for attack in tqdm(attacks, desc="attacks", unit="attack", file=sys.stderr):
             before = answer_record(clean, attack)
-            with tempfile.TemporaryDirectory(prefix="injection-") as workdir:
-                planted_corpus, planted_index = plant(attack, corpus, index, Path(workdir))
-                build_index(
-                    planted_corpus, planted_index, embedder=settings.embedder, show_progress=False, log=lambda m: None
-                )
-                planted = Pipeline(
-                    planted_index, settings=settings.reading, local_model=model, weights=settings.retrieval
-                )
-                results.append(judge(attack, before, answer_record(planted, attack)))
+            planted_index = planted_copy(attack, corpus, index, Path(args.planted), settings.embedder)
+            planted = Pipeline(planted_index, settings=settings.reading, local_model=model, weights=settings.retrieval)
+            results.append(judge(attack, before, answer_record(planted, attack)))
     except (IndexMissingError, ModelError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
