@@ -168,6 +168,16 @@ def test_the_check_reads_the_passage_as_the_model_was_shown_it(index):
     assert answer.abstained and model.reads == 2
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="an order echoed from a passage stands in that passage: the check verifies that an answer is in what "
+    "the model was shown, not that it answers the question",
+)
+def test_an_echo_of_an_order_in_a_passage_is_no_answer(index):
+    _, _, answer = ask(index, INJECTED, "HACKED", "HACKED")
+    assert answer.abstained and "HACKED" not in answer.text
+
+
 def test_a_question_naming_someone_no_article_names_is_refused_unread(index):
     """Even with a model made never to refuse (threshold above 1)."""
     model, events, answer = ask(index, "What did Emmanuel Macron say about the storm?", refusal_threshold=1.01)
