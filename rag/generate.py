@@ -180,6 +180,11 @@ def fit_to_context(
     return kept
 
 
+def without_data_tags(reply: str) -> str:
+    """The reply without the data block's tags: a small model sometimes writes one after its answer."""
+    return re.sub(rf"\s*(?:{re.escape(OPEN_DATA)}|{re.escape(CLOSE_DATA)})\s*", " ", reply)
+
+
 def is_not_found(text: str) -> bool:
     """The model's way of saying the passages do not hold the answer."""
     lowered = text.lower()

@@ -16,6 +16,7 @@ from rag.generate import (
     looks_like_follow_up,
     messages_for,
     user_message,
+    without_data_tags,
 )
 from rag.retrieve import Passage
 
@@ -137,3 +138,9 @@ def test_passages_titles_included_reach_the_model_inside_one_data_block_before_t
     assert OPEN_DATA in SYSTEM_PROMPT and CLOSE_DATA in SYSTEM_PROMPT
     roles = [m["role"] for m in messages_for("Did the board meet?", [evidence])]
     assert roles == ["system", "user"]
+
+
+def test_a_data_tag_the_model_writes_after_its_answer_is_not_part_of_the_answer():
+    reply = f'He said the plan was "more or less acceptable". [1] {OPEN_DATA}'
+    assert without_data_tags(reply).strip() == 'He said the plan was "more or less acceptable". [1]'
+    assert without_data_tags(f"Forty boats{CLOSE_DATA}returned [1].") == "Forty boats returned [1]."
