@@ -198,6 +198,7 @@ COMMANDS = (
     ("rag.eval.calibrate", "the refusal or yes/no threshold replayed from one run"),
     ("rag.eval.bench", "build, retrieval and answer times, model speed, memory"),
     ("rag.eval.peer", "a default LlamaIndex pipeline with the same models, scored the same way"),
+    ("rag.eval.injection", "attack articles planted one at a time: did any change the answer?"),
     ("rag.eval.loadtest", "concurrent users and an upload driving the chat, checked and timed"),
 )
 
