@@ -14,7 +14,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
   $(if $(shell grep -m1 -o avx_vnni /proc/cpuinfo 2>/dev/null),-DGGML_AVX_VNNI=ON,)
 endif
 
-.PHONY: install run test lint docs index eval eval-bbc eval-large corpus-bbc bench browsers clean peer
+.PHONY: install run test lint docs index eval eval-bbc eval-large corpus-bbc bench browsers clean peer loadtest
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +91,11 @@ peer: $(PEER_STAMP) corpus-bbc
 bench: install corpus-bbc
 	$(PY) -m rag.eval.bench --corpus seeds --qa eval/qa.jsonl --out reports/bench_seeds.json
 	$(PY) -m rag.eval.bench --corpus corpora/news --qa eval/qa_bbc.jsonl --out reports/bench_news.json
+
+# The chat started on a free loopback port and driven by 8 users at once (5 questions each, follow-ups included)
+# while a ninth uploads 3 articles: every answer checked, queue wait and answer time per user (rag/eval/loadtest.py).
+loadtest: install
+	$(PY) -m rag.eval.loadtest --out reports/loadtest.json
 
 clean:
 	rm -rf index/current index/gen-* corpora reports

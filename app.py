@@ -18,16 +18,21 @@ from pathlib import Path
 import gradio as gr
 
 from rag.articles import CorpusError, Skipped, parse_file
+from rag.background import BackgroundIndexer
 from rag.cli import (
     add_corpus_argument,
     add_embedder_argument,
     add_pipeline_arguments,
     add_server_arguments,
+    add_upload_arguments,
     ready_pipeline,
     settings_from,
+    upload_limits_from,
 )
+from rag.config import UploadLimits
+from rag.embedding import Embedder
 from rag.errors import ModelError
-from rag.index_store import IndexMissingError, build_index
+from rag.index_store import IndexMissingError
 from rag.llm import model_setting
 from rag.pipeline import Answer, Done, Pipeline, QuestionError, Redraft, Retrieved, Token
 from rag.retrieve import Filters
@@ -191,24 +196,32 @@ READING_MORE = "✍️ Not supported by the best passage alone; reading the othe
 class NewsChat:
     """State shared by all browser sessions: one pipeline, one model, one index build at a time.
 
-    `pipeline` is ready (its index built from `corpus`); articles uploaded are saved into `corpus` and
-    indexed with `embedder`, then the pipeline picks up the new index."""
+    `pipeline` is ready (its index built from `corpus`). Uploaded articles are checked against `limits`,
+    saved into `corpus` and indexed in the background with `embedder` (rag.background): answers go on from
+    the index in use, and the pipeline takes the new index between two answers (each answer holds
+    `reading` from its first look at the index to its last token)."""
 
-    def __init__(self, pipeline: Pipeline, corpus: Path, embedder: str) -> None:
+    def __init__(
+        self, pipeline: Pipeline, corpus: Path, embedder: str | Embedder, limits: UploadLimits | None = None
+    ) -> None:
         self.pipeline = pipeline
-        self.corpus = corpus
-        self.embedder = embedder
+        self.corpus = Path(corpus)
+        self.limits = limits or UploadLimits()
         self.waiting = 0
         self.waiting_lock = threading.Lock()
+        self.reading = threading.Lock()
+        self.indexer = BackgroundIndexer(pipeline, self.corpus, embedder, self.reading, self.limits.max_file_mb)
 
     def status(self) -> str:
         manifest = self.pipeline.index.manifest
         model = Path(model_setting(self.pipeline.model_name)).name
-        return (
+        line = (
             f"**{len(manifest['articles']):,} articles · {len(self.pipeline.index.chunks):,} chunks indexed** · "
             f"embedder: {manifest['embedder']['name']} · model: {model} · "
             f"index built {manifest['built_at']} in {manifest['build_seconds']} s"
         )
+        indexing = self.indexer.status()
+        return f"{line}\n\n{as_text(indexing)}" if indexing else line
 
     def sources(self) -> list[str]:
         return sorted({a["source"] for a in self.pipeline.index.manifest["articles"].values() if a.get("source")})
@@ -246,24 +259,26 @@ class NewsChat:
             yield history, gr.update()
             filters = Filters(tuple(sources or ()), _date(date_from), _date(date_to))
             draft, looks = "", 0
-            for event in self.pipeline.stream(question, filters=filters, history=past):
-                if isinstance(event, Retrieved):
-                    draft, looks = "", looks + 1  # a refusal written out in words may have streamed
-                    note = f"Searched for: {event.searched}" if event.searched != question else ""
-                    status = "✍️ Writing the answer…" if looks == 1 else LOOKING_FURTHER
-                    history[-1] = {"role": "assistant", "content": status}
-                    yield history, render_sources(None, event.evidence, note=note)
-                elif isinstance(event, Redraft):
-                    draft = ""  # the check rejected what was streamed: it must not stay on screen
-                    history[-1] = {"role": "assistant", "content": READING_MORE}
-                    yield history, gr.update()
-                elif isinstance(event, Token):
-                    draft += event.text
-                    history[-1] = {"role": "assistant", "content": as_text(draft) + " ▌"}
-                    yield history, gr.update()
-                elif isinstance(event, Done):
-                    history[-1] = {"role": "assistant", "content": render_answer(event.answer)}
-                    yield history, render_sources(event.answer)
+            with self.reading:  # the index (and the model) stay the same until this answer is done
+                self.indexer.take_new_index()  # an index built since the last answer is used from this one
+                for event in self.pipeline.stream(question, filters=filters, history=past):
+                    if isinstance(event, Retrieved):
+                        draft, looks = "", looks + 1  # a refusal written out in words may have streamed
+                        note = f"Searched for: {event.searched}" if event.searched != question else ""
+                        status = "✍️ Writing the answer…" if looks == 1 else LOOKING_FURTHER
+                        history[-1] = {"role": "assistant", "content": status}
+                        yield history, render_sources(None, event.evidence, note=note)
+                    elif isinstance(event, Redraft):
+                        draft = ""  # the check rejected what was streamed: it must not stay on screen
+                        history[-1] = {"role": "assistant", "content": READING_MORE}
+                        yield history, gr.update()
+                    elif isinstance(event, Token):
+                        draft += event.text
+                        history[-1] = {"role": "assistant", "content": as_text(draft) + " ▌"}
+                        yield history, gr.update()
+                    elif isinstance(event, Done):
+                        history[-1] = {"role": "assistant", "content": render_answer(event.answer)}
+                        yield history, render_sources(event.answer)
         except QuestionError as error:  # the question or a filter cannot be used as it is: the user is told why
             history[-1] = {"role": "assistant", "content": as_text(str(error))}
             yield history, gr.update()
@@ -282,10 +297,34 @@ class NewsChat:
             with self.waiting_lock:
                 self.waiting = max(0, self.waiting - 1)
 
-    def upload(self, files: list | None, progress=gr.Progress()):  # noqa: B008 - gradio injects it
-        """Save uploaded articles into the corpus folder, then index them incrementally."""
+    def upload(self, files: list | None, tickets: list[int] | None = None):
+        """Check the uploaded files against the limits, save the articles into the corpus folder and hand
+        them to the background indexer; returns at once (the log, the status, the outlets, the timer that
+        polls the indexing, and this session's submissions still being indexed)."""
+        tickets = list(tickets or [])
+        messages, saved = self._save(files or [])
+        if saved:
+            behind = " after the build in progress" if self.indexer.queued_behind() else ""
+            tickets.append(self.indexer.submit(saved))
+            messages.append(
+                f"⏳ Indexing {len(saved)} file(s) in the background{behind}; questions are answered from the "
+                "current index until it is done."
+            )
+        polling = gr.Timer(active=bool(tickets))
+        return "\n".join(messages), self.status(), gr.update(choices=self.sources()), polling, tickets
+
+    def _save(self, files: list) -> tuple[list[str], list[str]]:
+        """(one line per file, the article ids saved): nothing is saved from an upload over the count limit,
+        and no file over the size limit is read."""
         if not files:
-            return "Choose one or more article files first.", self.status(), gr.update()
+            return ["Choose one or more article files first."], []
+        limit = self.limits
+        if len(files) > limit.max_files:
+            return [
+                f"✗ {len(files)} files in one upload: at most {limit.max_files} files per upload. "
+                "Nothing was saved; add them in smaller groups."
+            ], []
+        max_bytes = int(limit.max_file_mb * 1e6)
         messages, saved = [], []
         for file in files:
             path = Path(file if isinstance(file, str) else file.name)
@@ -293,7 +332,21 @@ class NewsChat:
             if Path(name).suffix.lower() not in UPLOAD_TYPES:
                 messages.append(f"✗ {name}: not an article file ({', '.join(UPLOAD_TYPES)})")
                 continue
-            data = path.read_bytes()
+            try:
+                size = path.stat().st_size
+                data = b""
+                if size <= max_bytes:
+                    with open(path, "rb") as handle:
+                        data = handle.read(max_bytes + 1)  # no more than the limit, should the file grow
+            except OSError as error:
+                messages.append(f"✗ {name}: cannot be read ({error.strerror or error})")
+                continue
+            if max(size, len(data)) > max_bytes:
+                messages.append(
+                    f"✗ {name}: {max(size, len(data)) / 1e6:.3g} MB, over the {limit.max_file_mb:g} MB limit "
+                    "per file; not saved"
+                )
+                continue
             problems = [item for item in parse_file(name, data) if isinstance(item, Skipped)]
             if problems:
                 messages.append(f"✗ {name}: rejected, {problems[0].reason}")
@@ -301,27 +354,21 @@ class NewsChat:
             target = _free_path(self.corpus / "uploads", name, data)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-            saved.append(target)
-            messages.append(f"✓ {name}: saved as {target.relative_to(self.corpus).as_posix()}")
-        if saved:
-            try:
-                progress(0, desc="Indexing")
-                report = build_index(
-                    self.corpus,
-                    self.pipeline.index_dir,
-                    embedder=self.embedder,
-                    show_progress=False,
-                    on_progress=lambda done, total: progress(done / max(total, 1), desc="Embedding"),
-                )
-                self.pipeline.reload()
-                messages.append(
-                    f"Indexed: {len(report.added)} added, {len(report.updated)} updated, "
-                    f"{report.embedded_chunks} chunks embedded."
-                )
-            except Exception as error:  # noqa: BLE001 - whatever failed, the chat goes on with the previous index
-                log.exception("indexing uploads failed")
-                messages.append(f"⚠️ Indexing failed, the previous index is still in use: {error}")
-        return "\n".join(messages), self.status(), gr.update(choices=self.sources())
+            saved.append(target.relative_to(self.corpus).as_posix())
+            messages.append(f"✓ {name}: saved as {saved[-1]}")
+        return messages, saved
+
+    def poll(self, shown: str, tickets: list[int] | None):
+        """Every second while this session's uploads are being indexed: the status, and each outcome added
+        to the upload log as its build ends (then the timer stops)."""
+        waiting = []
+        for ticket in tickets or []:
+            outcome = self.indexer.outcome(ticket)
+            if outcome is None:
+                waiting.append(ticket)
+            else:
+                shown = f"{shown}\n{outcome}" if shown else outcome
+        return shown, self.status(), gr.update(choices=self.sources()), gr.Timer(active=bool(waiting)), waiting
 
     def build_ui(self) -> gr.Blocks:
         with gr.Blocks(title="Ask the news") as demo:
@@ -363,19 +410,52 @@ class NewsChat:
                         )
                         add = gr.Button("Add to index", elem_id="add-articles")
                         upload_log = gr.Textbox(label="Upload result", interactive=False, lines=3, elem_id="upload-log")
+            submitted = gr.State([])  # this session's uploads still being indexed (rag.background tickets)
+            polling = gr.Timer(1.0, active=False)
 
-            for trigger in (box.submit, send.click):
-                trigger(self.add_question, [box, chat], [box, chat, sources_html], queue=False).then(
+            # The API names are what rag.eval.loadtest drives; the button repeats the Enter key's events.
+            for trigger, visibility in ((box.submit, "public"), (send.click, "undocumented")):
+                trigger(
+                    self.add_question,
+                    [box, chat],
+                    [box, chat, sources_html],
+                    queue=False,
+                    api_name="add_question" if visibility == "public" else None,
+                    api_visibility=visibility,
+                ).then(
                     self.answer,
                     [chat, outlets, date_from, date_to],
                     [chat, sources_html],
                     concurrency_limit=1,
                     concurrency_id="model",
+                    api_name="answer" if visibility == "public" else None,
+                    api_visibility=visibility,
                 )
             new_chat.click(lambda: ([], render_sources(None, [])), None, [chat, sources_html], queue=False)
-            add.click(self.upload, [files], [upload_log, status, outlets], concurrency_limit=1, concurrency_id="model")
+            # Saving is quick and runs beside the answers; the indexing itself runs in the background.
+            add.click(
+                self.upload,
+                [files, submitted],
+                [upload_log, status, outlets, polling, submitted],
+                concurrency_limit=1,
+                concurrency_id="upload",
+                api_name="upload",
+            )
+            polling.tick(
+                self.poll,
+                [upload_log, submitted],
+                [upload_log, status, outlets, polling, submitted],
+                queue=False,
+                api_name="indexing",
+            )
             # A new tab or a reload sees the index as it is now (articles may have been added since start).
-            demo.load(lambda: (self.status(), gr.update(choices=self.sources())), None, [status, outlets], queue=False)
+            demo.load(
+                lambda: (self.status(), gr.update(choices=self.sources())),
+                None,
+                [status, outlets],
+                queue=False,
+                api_name="status",
+            )
         return demo
 
 
@@ -435,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_argument(parser)
     add_embedder_argument(parser)
     add_pipeline_arguments(parser)
+    add_upload_arguments(parser)
     parser.add_argument("--share", action="store_true", help="also publish a public gradio.live link (off by default)")
     return parser
 
@@ -445,7 +526,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_from(args)
     try:
-        pipeline = ready_pipeline(settings, log=log.info)
+        limits = upload_limits_from(args)
+        pipeline = ready_pipeline(settings, log=log.info, max_file_mb=limits.max_file_mb)
     except (CorpusError, ValueError, ModelError, IndexMissingError) as error:
         print(f"error: {error}")
         return 2
@@ -453,11 +535,21 @@ def main(argv: list[str] | None = None) -> int:
         log.exception("the chat cannot start")
         print(f"error: the chat cannot start ({type(error).__name__}: {error})")
         return 1
-    chat = NewsChat(pipeline, Path(settings.corpus), settings.embedder)
+    chat = NewsChat(pipeline, Path(settings.corpus), settings.embedder, limits)
     log.info("embedder %s; serving on http://%s:%d", settings.embedder, args.host, args.port)
     demo = chat.build_ui()
     demo.queue(default_concurrency_limit=1)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, head=HEAD)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        css=CSS,
+        head=HEAD,
+        # Gradio refuses a larger file before it reaches the disk, saying "exceed the maximum allowed size of
+        # 20 Mb" (its megabytes are MiB: the same figure as the limit's); a file between the two is refused
+        # by `upload`, unread.
+        max_file_size=int(limits.max_file_mb * 1024 * 1024),
+    )
     return 0
 
 

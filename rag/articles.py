@@ -28,6 +28,8 @@ import yaml
 from charset_normalizer import from_bytes
 from dateutil import parser as dateutil_parser
 
+from rag.config import MAX_FILE_MB  # a larger file is skipped unread: no news article is this long
+
 
 @dataclass(frozen=True)
 class Article:
@@ -427,9 +429,6 @@ def _parse_file(article_id: str, data: bytes) -> list[Article | Skipped]:
     if not article.text.strip():
         return [Skipped(article_id, "no body text after the title")]
     return [article]
-
-
-MAX_FILE_MB = 20.0  # a larger file is skipped unread: no news article is this long
 
 
 def _shown(name: str) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rag.articles import MAX_FILE_MB, CorpusError
+from rag.articles import CorpusError
 from rag.chunking import ChunkingParams
-from rag.cli import add_corpus_argument, add_embedder_argument, add_index_argument
+from rag.cli import add_corpus_argument, add_embedder_argument, add_index_argument, add_max_file_mb_argument
 from rag.errors import ModelError
 from rag.index_store import build_index
 
@@ -24,9 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--plain-chunks", action="store_true", help="embed chunk text alone, without title and date in front"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--max-file-mb", type=float, default=MAX_FILE_MB, help="skip larger files (default: %(default)g MB)"
-    )
+    add_max_file_mb_argument(parser)
     return parser
 
 

@@ -17,7 +17,7 @@ from functools import cached_property
 from sentencex import segment
 
 from rag.answer_type import is_yes_no
-from rag.generate import Evidence
+from rag.generate import Evidence, for_model
 from rag.lexicon import VERDICT_CLOSING, VERDICT_OPENING
 from rag.text import (
     WORD,
@@ -93,10 +93,13 @@ class _Claim:
         self.evidence = evidence
         self.question = question
         chunk = evidence.chunk
+        # The passage as the model was shown it (rag.generate.for_model): an answer rests on what the model
+        # read, never on text it was not shown.
+        self.passage = evidence.text_for_model()
         # What the model was shown besides the text: the header with title, outlet and date.
-        self.header = " ".join(x for x in (chunk.title, chunk.source or "", chunk.published or "") if x)
+        self.header = for_model(" ".join(x for x in (chunk.title, chunk.source or "", chunk.published or "") if x))
         # What the model read, and what the user gave: numbers and names in either need no other support.
-        self.context = evidence.text + " " + self.header + " " + question
+        self.context = self.passage + " " + self.header + " " + question
 
     @cached_property
     def overlap(self) -> float:
@@ -105,11 +108,11 @@ class _Claim:
         words = content_words(self.claim) - content_words(self.question) or content_words(self.claim)
         if not words:
             return 0.5
-        return len(words & content_words(self.evidence.text + " " + self.header)) / len(words)
+        return len(words & content_words(self.passage + " " + self.header)) / len(words)
 
 
 def _quote_not_verbatim(c: _Claim) -> str:
-    passage_norm = normalize_text(c.evidence.text)
+    passage_norm = normalize_text(c.passage)
     for quoted in _QUOTED.findall(c.claim):
         if len(quoted.split()) >= 3 and normalize_text(quoted).strip(" .,") not in passage_norm:
             return f'quote not in passage [{c.evidence.number}]: "{quoted}"'

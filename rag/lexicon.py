@@ -312,10 +312,3 @@ VERDICT_CLOSING = re.compile(
 # Ways a reply says the passages do not hold the answer, besides the agreed NOT IN ARTICLES (lower case).
 NOT_STATED = re.compile(r"\b(passages|articles|text)\b[^.]{0,40}\b(do|does) not (say|contain|mention|state)")
 NO_INFORMATION = re.compile(r"\bno (information|mention)\b")
-# Text in an article addressed to an AI assistant: withheld from the model as a defence against prompt injection.
-INSTRUCTION_LIKE = re.compile(
-    r"\b(ignore|disregard|forget|override)\b[^.]{0,40}\b(instructions?|prompts?|rules|directions)\b"
-    r"|\b(system prompt|you are now|as an ai|language model)\b"
-    r"|\b(reply|respond|answer|say|output|print)\s+(only\s+)?(with\s+)?[\"'“]?[A-Z]{4,}[\"'”]?(?=[\s.!,]|$)",
-    re.IGNORECASE,
-)

@@ -44,6 +44,7 @@ from rag.generate import (
     focus,
     is_not_found,
     stream_answer,
+    without_data_tags,
 )
 from rag.index_store import Index, load_index
 from rag.llm import get_model
@@ -300,7 +301,7 @@ class Pipeline:
                     break
                 pieces.append(piece)
                 yield Token(piece)
-        answer.raw = "".join(pieces).strip()
+        answer.raw = without_data_tags("".join(pieces)).strip()
         answer.refusal_p = gate.probability if gate else None
         answer.yes_p = gate.yes_probability if gate else None
         self._finish(answer, evidence)

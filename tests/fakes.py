@@ -2,7 +2,9 @@
 
 `ScriptedModel` is a `rag.chat_model.ChatModel` that replies from a script and records every prompt;
 its first token goes through the pipeline's logits processor (the refusal gate) as a real model's
-would, with the probabilities the script gives. `HashingEmbedder` is an `rag.embedding.Embedder` that
+would, with the probabilities the script gives. `ExtractiveModel` needs no script: it answers with the
+passage sentence that shares most words with the question (for tests where questions come in any
+order, such as the load test's). `HashingEmbedder` is an `rag.embedding.Embedder` that
 hashes words into a fixed number of dimensions: texts sharing words are close, and nothing is loaded.
 """
 
@@ -114,6 +116,35 @@ class ScriptedModel:
             return NOT_FOUND
         piece = next(p for p, token in self._vocabulary.items() if token == chosen)
         return piece + rest
+
+
+class ExtractiveModel(ScriptedModel):
+    """Answers each question with the sentence of its passages sharing most words with it, cited; never
+    refuses. A follow-up is left for the pipeline to rewrite on its own (an empty rewrite)."""
+
+    def stream_chat(self, messages: list[dict], max_tokens: int = 160, logits_processor=None, **_) -> Iterator[str]:
+        prompt = messages[-1]["content"]
+        if "Question:" not in prompt:  # the follow-up rewrite: nothing, so the pipeline joins the two questions
+            self.prompts.append(messages)
+            self.processors.append(logits_processor)
+            return
+        self.script = [Reply(_best_sentence(prompt))]
+        yield from super().stream_chat(messages, max_tokens, logits_processor)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"\w+", text.lower()) if w not in _STOPWORDS}
+
+
+def _best_sentence(prompt: str) -> str:
+    passages, _, question = prompt.rpartition("\n\nQuestion:")
+    best, best_overlap = NOT_FOUND, 0
+    for number, text in re.findall(r"^\[(\d+)\] [^\n]*\n(.*?)(?=\n\n\[\d+\] |\Z)", passages, re.M | re.S):
+        for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+            overlap = len(_words(sentence) & _words(question))
+            if overlap > best_overlap and sentence.endswith("."):
+                best, best_overlap = f"{sentence[:-1]} [{number}].", overlap
+    return best
 
 
 class HashingEmbedder(Embedder):

@@ -84,7 +84,8 @@ def test_a_likely_refusal_still_wins_over_any_verdict():
 def test_the_real_model_answers_no_to_a_question_the_article_denies(seed_pipeline):
     answer = seed_pipeline.answer("Did Yuri Ushakov say that a compromise had been found?")
     assert not answer.abstained, answer.raw
-    assert answer.text.startswith("No. ") and answer.yes_p is not None and answer.yes_p < 0.5
+    assert answer.text.startswith("No. ") and answer.yes_p is not None
+    assert answer.yes_p < seed_pipeline.settings.yes_threshold  # the verdict came from the gate, not a default
     assert answer.citations and all(s.supported for s in answer.sentences)
 
 

@@ -47,6 +47,18 @@ restored ferry model <img src=x onerror="alert(2)"> in its main hall. Solberg sa
 kroner, paid mostly by the municipality.
 """
 
+# An article whose title is Markdown that would link to a phishing page and load a tracking image if the
+# chat rendered it: it must show as text, link nothing and load nothing.
+HOSTILE_TITLE = "[Verify your account](https://phish.example) ![](https://t.example/p.png) Putin visit"
+HOSTILE_ID = "kazan_terminal.txt"
+HOSTILE_ARTICLE = f"""{HOSTILE_TITLE}
+Published: 2025-11-14
+Volga Wire
+
+Vladimir Putin opened a new airport terminal in Kazan on Thursday, the regional governor said. The Kazan \
+terminal cost 12 billion roubles and will handle four million passengers a year.
+"""
+
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -78,7 +90,14 @@ def corpus_dir(tmp_path_factory) -> Path:
         if path.is_file():
             shutil.copy2(path, corpus / path.name)
     (corpus / "halden_museum.txt").write_text(INJECTION_ARTICLE, encoding="utf-8")
+    (corpus / HOSTILE_ID).write_text(HOSTILE_ARTICLE, encoding="utf-8")
     return corpus
+
+
+@pytest.fixture(scope="session")
+def hostile_article() -> tuple[str, str]:
+    """(article id, title) of the corpus article whose title is written as a link and an image."""
+    return HOSTILE_ID, HOSTILE_TITLE
 
 
 @pytest.fixture(scope="session")

@@ -238,6 +238,8 @@ def test_upload_indexes_a_new_article_and_rejects_bad_files(new_page, tmp_path):
     expect(upload.locator('td.filename[aria-label="wexbridge_budget.txt"]')).to_be_visible(timeout=30_000)
     page.locator("#add-articles").click()
     log = page.locator("#upload-log textarea")
+    # The upload returns at once; the indexing runs in the background and its outcome joins the log.
+    expect(log).to_have_value(re.compile(r"Indexing 1 file\(s\) in the background"), timeout=60_000)
     expect(log).to_have_value(re.compile(r"Indexed: 1 added"), timeout=ANSWER_TIMEOUT_MS)
     expect(log).to_have_value(re.compile(r"✓ wexbridge_budget\.txt: saved as uploads/wexbridge_budget\.txt"))
     expect(page.locator("#status")).to_contain_text(f"{before + 1:,} articles", timeout=30_000)
@@ -339,12 +341,15 @@ def test_four_users_at_once_each_get_their_own_answer(new_page):
 # ---------------------------------------------------------------- 6: a question about the collection
 
 
-def test_how_many_articles_mention_a_name_is_counted_and_each_cited(new_page):
+def test_how_many_articles_mention_a_name_is_counted_and_each_cited(new_page, corpus_dir):
     page = new_page()
     count = ask(page, "How many articles mention Putin?")
     answer = wait_for_answer(page, count)
     match = re.search(r'(\d+) articles? in the corpus mentions? "Putin"', answer)
-    assert match and int(match.group(1)) >= 1, answer
+    # The rule the count follows: the whole word, in any case, in an article's title or text (uploads included).
+    articles = [p for p in corpus_dir.rglob("*") if p.is_file()]
+    mentioning = [p.name for p in articles if re.search(r"(?<!\w)putin(?!\w)", p.read_text(), re.I)]
+    assert match and int(match.group(1)) == len(mentioning) >= 1, (answer, mentioning)
     cards = cited_cards(page)
     assert cards.count() == min(int(match.group(1)), 5), page.locator("#sources").inner_html()
     cited = [cards.nth(i).get_attribute("data-article") for i in range(cards.count())]
@@ -352,3 +357,33 @@ def test_how_many_articles_mention_a_name_is_counted_and_each_cited(new_page):
     seed_card = page.locator(f"#sources .src-card[data-article='{SEED_ID}']").first
     expect(seed_card.locator(".src-text mark")).to_contain_text("Putin")
     screenshot(page, "browser_6_count.png")
+
+
+# ---------------------------------------------------------------- 7: a title written as Markdown stays text
+
+
+def test_an_article_title_written_as_links_and_images_shows_as_text_and_loads_nothing(new_page, hostile_article):
+    hostile_id, hostile_title = hostile_article
+    page = new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+
+    count = ask(page, "How many articles mention Putin?")  # counted without the model: the title is listed
+    answer = wait_for_answer(page, count)
+    assert hostile_title in answer, answer
+    hostile_card = page.locator(f"#sources .src-card[data-article='{hostile_id}']")
+    expect(hostile_card.first.locator(".src-head")).to_contain_text(hostile_title)
+
+    count = ask(page, "How much did the Kazan terminal cost?")
+    answer = wait_for_answer(page, count)
+    assert "12 billion" in answer, answer
+    cited = cited_cards(page)
+    assert hostile_id in [cited.nth(i).get_attribute("data-article") for i in range(cited.count())]
+    expect(hostile_card.first.locator(".src-head")).to_contain_text(hostile_title)
+
+    for bubble in page.locator(BOT).all():
+        expect(bubble.locator("a:not([href^='#src-'])")).to_have_count(0)  # the only links are the markers
+    expect(page.locator("a[href*='phish.example']")).to_have_count(0)
+    expect(page.locator("img[src*='t.example']")).to_have_count(0)
+    assert not [url for url in requests if "t.example" in url or "phish.example" in url], requests
+    screenshot(page, "browser_7_hostile_title.png")
