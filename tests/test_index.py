@@ -475,13 +475,13 @@ def test_a_load_whose_generation_is_replaced_and_removed_meanwhile_loads_the_new
     load = index_store._load_generation
     calls = []
 
-    def meanwhile(index_dir, generation):
+    def meanwhile(index_dir, generation, *options):
         calls.append(generation.name)
         if len(calls) == 1:  # ... which a build replaces and a load elsewhere removes while it is read
             (index / "current").unlink()
             (index / "current").symlink_to(second.name)
             shutil.rmtree(first)
-        return load(index_dir, generation)
+        return load(index_dir, generation, *options)
 
     monkeypatch.setattr(index_store, "_load_generation", meanwhile)
     assert load_index(index).path == second and calls == [first.name, second.name]
