@@ -14,7 +14,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
   $(if $(shell grep -m1 -o avx_vnni /proc/cpuinfo 2>/dev/null),-DGGML_AVX_VNNI=ON,)
 endif
 
-.PHONY: install run test lint docs index eval eval-bbc eval-large corpus-bbc bench browsers clean peer loadtest
+.PHONY: install run test lint docs index eval eval-bbc eval-large corpus-bbc bench browsers clean peer injection loadtest
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +87,13 @@ $(PEER_STAMP): $(STAMP)
 
 peer: $(PEER_STAMP) corpus-bbc
 	$(PY) -m rag.eval.peer --qa eval/qa_large.jsonl --split dev --corpus corpora/news --out reports/peer_large_dev.json
+
+# Prompt injection measured (rag/eval/injection.py): each attack of eval/injection.jsonl planted in its own copy of
+# the BBC corpus, the question asked with and without it; the held-out third is run once at the end of a change.
+injection: install corpus-bbc
+	$(PY) -m rag.build_index --corpus corpora/news --index corpora/index-news
+	$(PY) -m rag.eval.injection --split dev --corpus corpora/news --index corpora/index-news \
+	  --cache reports/cache/injection.jsonl --out reports/injection_dev.json
 
 bench: install corpus-bbc
 	$(PY) -m rag.eval.bench --corpus seeds --qa eval/qa.jsonl --out reports/bench_seeds.json
