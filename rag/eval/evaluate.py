@@ -34,18 +34,23 @@ from rag.pipeline import Pipeline
 RETRIEVAL_DEPTH = 10
 
 
-def load_qa(path: Path | str) -> list[dict]:
+def read_set(path: Path | str, required: set[str]) -> list[dict]:
+    """An evaluation set, one JSON object a line (blank lines skipped); a line missing a required key is an error."""
     items = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             item = json.loads(line)
-            missing = {"id", "question", "answers", "doc", "unanswerable"} - set(item)
+            missing = required - set(item)
             if missing:
                 raise ValueError(f"{path}:{number}: missing keys {sorted(missing)}")
             items.append(item)
     return items
+
+
+def load_qa(path: Path | str) -> list[dict]:
+    return read_set(path, {"id", "question", "answers", "doc", "unanswerable"})
 
 
 def shown_text(chunk, text: str | None = None) -> str:

@@ -34,6 +34,7 @@ from tqdm import tqdm
 from rag.cli import add_corpus_argument, add_embedder_argument, add_pipeline_arguments, settings_from
 from rag.embedding import Embedder
 from rag.errors import ModelError
+from rag.eval.evaluate import read_set
 from rag.eval.metrics import is_held_out, judge_answer, share
 from rag.eval.model_cache import CachedModel
 from rag.eval.provenance import git_revision, now, provenance
@@ -45,17 +46,7 @@ REQUIRED = {"id", "language", "category", "question", "answers", "doc", "attack_
 
 
 def load_attacks(path: Path | str) -> list[dict]:
-    attacks = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            attack = json.loads(line)
-            missing = REQUIRED - set(attack)
-            if missing:
-                raise ValueError(f"{path}:{number}: missing keys {sorted(missing)}")
-            attacks.append(attack)
-    return attacks
+    return read_set(path, REQUIRED)
 
 
 def plant(attack: dict, corpus: Path, index: Path, workdir: Path) -> tuple[Path, Path]:
