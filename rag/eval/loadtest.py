@@ -264,7 +264,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _serving(url: str) -> bool:
+def serving(url: str) -> bool:
+    """Does the URL answer 200 (no proxy)?"""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(url, timeout=5) as response:
@@ -286,7 +287,7 @@ def start_app(
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command + (extra or []), cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not _serving(url):
+    while not serving(url):
         problem = None
         if process.poll() is not None:
             problem = f"the app exited with code {process.returncode} before serving"

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from rag.eval.loadtest import free_port, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
@@ -60,21 +59,6 @@ terminal cost 12 billion roubles and will handle four million passengers a year.
 """
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _answers_http(url: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=5) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def _log_tail(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -107,7 +91,7 @@ def app_url(tmp_path_factory, corpus_dir) -> str:
         pytest.skip("Chromium is missing: apt-get install -y chromium (or `make browsers`)")
     index = tmp_path_factory.mktemp("browser-index")
     gradio_tmp = tmp_path_factory.mktemp("gradio-tmp")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / "browser_app.log"
@@ -126,7 +110,7 @@ def app_url(tmp_path_factory, corpus_dir) -> str:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not _answers_http(url):
+        while not serving(url):
             if process.poll() is not None:
                 pytest.fail(f"the app exited with code {process.returncode} before serving:\n{_log_tail(log_path)}")
             if time.monotonic() > deadline:
