@@ -407,17 +407,22 @@ def test_a_build_fsyncs_the_files_the_generation_folder_and_after_the_swap_the_i
     assert synced[-1] == (str(index.resolve()), generation.name)  # the index folder, once `current` is the new one
 
 
+def _two_generations(corpus, index):
+    """Build, load (the first generation is marked loaded), add an article and build again: (first, second)."""
+    build_index(corpus, index, show_progress=False)
+    first = load_index(index).path
+    (corpus / "new.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday.")
+    build_index(corpus, index, show_progress=False)
+    return first, (index / "current").resolve()
+
+
 def _generations(index):
     return sorted(path.name for path in index.glob("gen-*"))
 
 
 def test_the_previous_generation_stays_until_the_new_one_has_loaded_once(corpus_copy, tmp_path):
     index = tmp_path / "index"
-    build_index(corpus_copy, index, show_progress=False)
-    first = load_index(index).path
-    (corpus_copy / "new.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday.")
-    build_index(corpus_copy, index, show_progress=False)
-    second = (index / "current").resolve()
+    first, second = _two_generations(corpus_copy, index)
     assert second != first and _generations(index) == sorted([first.name, second.name])
     assert not (second / "loaded-ok").exists()
     assert load_index(index).path == second and (second / "loaded-ok").exists()
@@ -428,10 +433,7 @@ def test_a_load_while_a_build_runs_removes_nothing(corpus_copy, tmp_path):
     import fcntl
 
     index = tmp_path / "index"
-    build_index(corpus_copy, index, show_progress=False)
-    load_index(index)
-    (corpus_copy / "new.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday.")
-    build_index(corpus_copy, index, show_progress=False)
+    _two_generations(corpus_copy, index)
     (index / "gen-999999-unfinished").mkdir()  # as a running build's generation looks before its swap
     with open(index / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a build holds the lock
@@ -443,11 +445,7 @@ def test_a_load_while_a_build_runs_removes_nothing(corpus_copy, tmp_path):
 
 def test_a_broken_current_keeps_the_generations_before_it_until_a_rebuild_has_loaded(corpus_copy, tmp_path):
     index = tmp_path / "index"
-    build_index(corpus_copy, index, show_progress=False)
-    good = load_index(index).path
-    (corpus_copy / "new.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday.")
-    build_index(corpus_copy, index, show_progress=False)
-    broken = (index / "current").resolve()
+    good, broken = _two_generations(corpus_copy, index)
     flip_bit(broken / "chunks.jsonl", (broken / "chunks.jsonl").read_bytes().index(b"Ushakov"))
     for _ in range(2):
         with pytest.raises(IndexMissingError, match="chunks.jsonl does not match its checksum"):
@@ -465,11 +463,7 @@ def test_a_load_whose_generation_is_replaced_and_removed_meanwhile_loads_the_new
     import shutil
 
     index = tmp_path / "index"
-    build_index(corpus_copy, index, show_progress=False)
-    first = load_index(index).path
-    (corpus_copy / "new.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday.")
-    build_index(corpus_copy, index, show_progress=False)
-    second = (index / "current").resolve()
+    first, second = _two_generations(corpus_copy, index)
     (index / "current").unlink()
     (index / "current").symlink_to(first.name)  # a load starts on the first generation ...
     load = index_store._load_generation
