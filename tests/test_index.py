@@ -107,6 +107,53 @@ def test_sentence_vectors_match_fresh_embeddings_after_incremental_builds(corpus
         assert np.allclose(stored, fresh, atol=2e-3)
 
 
+def test_a_chunk_vector_is_its_sentences_mean_plus_its_weighted_heading(corpus_copy, tmp_path):
+    import numpy as np
+
+    from rag.chunking import heading_for_embedding
+
+    index = tmp_path / "index"
+    build_index(corpus_copy, index, show_progress=False)
+    loaded = load_index(index)
+    weight = loaded.params.heading_weight
+    assert weight > 0
+    for row, chunk in enumerate(loaded.chunks):
+        mean = EMBEDDER.encode(chunk.sentence_texts()).mean(axis=0)
+        expected = mean / np.linalg.norm(mean) + weight * EMBEDDER.encode([heading_for_embedding(chunk)])[0]
+        expected /= np.linalg.norm(expected)
+        assert np.allclose(loaded.vectors.reconstruct(row), expected, atol=1e-5)
+
+
+def test_each_distinct_text_is_embedded_once_in_a_build(tmp_path):
+    """Overlapping chunks share sentences and a wire copy repeats another article's sentences: none of them is
+    embedded twice, and nothing is embedded besides the distinct sentences and one heading per article."""
+    from fakes import write_corpus
+
+    from rag.chunking import heading_for_embedding
+
+    body = " ".join(f"Sentence number {n} tells of the harbour strike in Rotterdam." for n in range(12))
+    corpus = write_corpus(
+        tmp_path, {"a.txt": f"Strike spreads\n\n{body}", "b.txt": f"Port strike widens\n\n{body} Unions met on Friday."}
+    )
+    embedder = HashingEmbedder()
+    build_index(corpus, tmp_path / "index", embedder=embedder, show_progress=False)
+    loaded = load_index(tmp_path / "index")
+    sentences = {text for chunk in loaded.chunks for text in chunk.sentence_texts()}
+    headings = {heading_for_embedding(chunk) for chunk in loaded.chunks}
+    assert len(sentences) == 13 and len(headings) == 2
+    probe = 1  # the manifest's record of the embedder encodes its probe sentence
+    assert embedder.texts == len(sentences) + len(headings) + probe
+
+
+def test_plain_chunks_take_no_heading(corpus_copy, tmp_path):
+    import numpy as np
+
+    build_index(corpus_copy, tmp_path / "index", params=ChunkingParams(contextual=False), show_progress=False)
+    loaded = load_index(tmp_path / "index")
+    mean = EMBEDDER.encode(loaded.chunks[0].sentence_texts()).mean(axis=0)
+    assert np.allclose(loaded.vectors.reconstruct(0), mean / np.linalg.norm(mean), atol=1e-5)
+
+
 def test_changed_chunking_forces_a_full_rebuild(corpus_copy, tmp_path):
     index = tmp_path / "index"
     build_index(corpus_copy, index, show_progress=False)
