@@ -105,6 +105,8 @@ class ParagraphPool:
     real: dict[str, list[str]]  # section -> the real article file names, sorted
     gold_titles: set[str]
     refused: int = 0  # paragraphs left out for holding a gold sentence
+    # section -> the real articles' bodies as paragraph indices: a synthetic body is never one of them whole
+    bodies: dict[str, set[tuple[int, ...]]] = field(default_factory=dict)
 
     @classmethod
     def from_bbc(cls, bbc: Path, gold: set[str]) -> ParagraphPool:
@@ -119,7 +121,9 @@ class ParagraphPool:
         }
         pool = cls({s: [] for s in sections}, {s: [] for s in sections}, real, set())
         pool.gold_titles = {_key(articles[key][0]) for key in gold_keys}
+        pool.bodies = {s: set() for s in sections}
         for (section, _name), (_title, paragraphs) in sorted(articles.items()):
+            kept = []
             for number, paragraph in enumerate(paragraphs):
                 # The gold articles' own paragraphs fall here too: every sentence of theirs is a gold sentence.
                 if any(_key(s) in gold_sentences for s in _sentences(paragraph)):
@@ -127,7 +131,10 @@ class ParagraphPool:
                     continue
                 if number == 0:
                     pool.leads[section].append(len(pool.paragraphs[section]))
+                kept.append(len(pool.paragraphs[section]))
                 pool.paragraphs[section].append(paragraph)
+            if len(kept) == len(paragraphs):
+                pool.bodies[section].add(tuple(kept))
         for section in sections:
             if len(pool.paragraphs[section]) < MAX_PARAGRAPHS or not pool.leads[section]:
                 raise ValueError(f"section {section!r} has too few paragraphs without a gold sentence to draw from")
@@ -232,6 +239,8 @@ def synthesize_articles(
                 published.strftime("%Y-%m-%d %H:%M"),
                 chosen,
             )
+        while tuple(article.paragraphs) in pool.bodies[section]:  # a real article whole: one more paragraph
+            article.paragraphs.append(rng.randrange(len(paragraphs)))
         made.append(article)
         by_section[section].append(article)
     return made
