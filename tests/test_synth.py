@@ -156,12 +156,14 @@ def test_bodies_come_from_their_own_section_and_never_hold_a_gold_sentence(bbc, 
 
 
 def test_added_articles_go_to_their_own_folder_and_differ_from_the_archive(bbc, seeds, tmp_path):
-    synthesize(bbc, seeds, tmp_path / "archive", 60, GOLD)
+    archive = synthesize(bbc, seeds, tmp_path / "archive", 60, GOLD)
     pool = ParagraphPool.from_bbc(bbc, GOLD)
     before = _files(tmp_path / "archive")
     added = add_articles(tmp_path / "archive", pool, 10, seed=0)
     assert len(added) == 10 and all(p.relative_to(tmp_path / "archive").parts[0] == "added" for p in added)
     assert {p.read_bytes() for p in added}.isdisjoint(before.values())
+    # All ten are indexed: none is a re-run the build would set aside as a duplicate.
+    assert len(load_corpus(tmp_path / "archive").duplicates) == archive.reruns
 
 
 def test_gold_documents_are_read_from_the_doc_field_alone(tmp_path):

@@ -182,9 +182,10 @@ def _title(pool: ParagraphPool, paragraph: str, skip: int = 0, words: int = TITL
 
 
 def synthesize_articles(
-    pool: ParagraphPool, count: int, seed: int, folder: str = SYNTH, start: int = 0
+    pool: ParagraphPool, count: int, seed: int, folder: str = SYNTH, start: int = 0, copies: bool = True
 ) -> list[Synthetic]:
-    """`count` synthetic articles, the same for the same pool, seed and start."""
+    """`count` synthetic articles, the same for the same pool, seed and start; without `copies`, no
+    near-duplicates or re-runs (articles the build must index, none it may set aside as a duplicate)."""
     rng = random.Random(f"{seed}:{folder}:{start}")
     sections = sorted(pool.paragraphs)
     weights = [len(pool.real[s]) for s in sections]  # sections in the BBC's proportions
@@ -198,7 +199,7 @@ def synthesize_articles(
         roll = rng.random()
         earlier = by_section[section][-500:]  # a re-run follows its story within days, not years
         paragraphs = pool.paragraphs[section]
-        if earlier and roll < NEAR_DUPLICATE_SHARE + RERUN_SHARE:
+        if copies and earlier and roll < NEAR_DUPLICATE_SHARE + RERUN_SHARE:
             original = rng.choice(earlier)
             chosen = list(original.paragraphs)
             kind = "rerun"
@@ -329,7 +330,9 @@ def synthesize(
 
 def add_articles(archive: Path | str, pool: ParagraphPool, count: int, seed: int, folder: str = "added") -> list[Path]:
     """`count` more synthetic articles under `archive/folder/` (the benchmark's "add 10 articles")."""
-    return write_articles(Path(archive), pool, synthesize_articles(pool, count, seed + 1, folder=folder))
+    # Originals only: a re-run among them would be set aside as a duplicate, and fewer than `count` indexed.
+    made = synthesize_articles(pool, count, seed + 1, folder=folder, copies=False)
+    return write_articles(Path(archive), pool, made)
 
 
 def build_parser() -> argparse.ArgumentParser:
