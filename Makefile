@@ -99,6 +99,17 @@ bench: install corpus-bbc
 	$(PY) -m rag.eval.bench --corpus seeds --qa eval/qa.jsonl --out reports/bench_seeds.json
 	$(PY) -m rag.eval.bench --corpus corpora/news --qa eval/qa_bbc.jsonl --out reports/bench_news.json
 
+# The scale benchmark (rag/eval/scale.py): synthetic archives of 2k, 20k and 100k articles built from the BBC corpus
+# in $(SCALE_WORK), each measured (build, memory, disk, load, retrieval, no-op and incremental rebuilds, retrieval
+# quality); a size whose build is estimated over SCALE_MAX_MINUTES is written but not built.
+SCALE ?= 2000,20000,100000
+SCALE_WORK ?= /tmp/newsrag-scale
+SCALE_MAX_MINUTES ?= 30
+.PHONY: bench-scale
+bench-scale: install
+	$(PY) -m rag.eval.bench --scale $(SCALE) --bbc $(BBC) --work $(SCALE_WORK) \
+	  --max-build-minutes $(SCALE_MAX_MINUTES) --out reports/bench_scale.json
+
 # The chat started on a free loopback port and driven by 8 users at once (5 questions each, follow-ups included)
 # while a ninth uploads 3 articles: every answer checked, queue wait and answer time per user (rag/eval/loadtest.py).
 loadtest: install

@@ -1,4 +1,5 @@
 """`python -m rag.eval.bench --corpus DIR --qa FILE`: speed and memory of every stage on one corpus.
+(`--scale N`: the scale benchmark on synthetic archives of N articles instead, see rag/eval/scale.py.)
 
 Reports index build time and chunks per second (from scratch, into a temporary folder), the no-op
 rebuild time, retrieval latency, time to first token and total answer time (p50/p95), and the
@@ -27,6 +28,7 @@ from rag.config import Settings
 from rag.eval.evaluate import load_qa
 from rag.eval.metrics import percentile
 from rag.eval.provenance import git_revision, now, provenance
+from rag.eval.scale import add_scale_arguments, scale_main
 from rag.index_store import build_index
 from rag.llm import LocalModel
 from rag.pipeline import Done, Pipeline, Retrieved
@@ -116,10 +118,13 @@ def run(settings: Settings, qa: str, questions: int) -> tuple[dict, Settings]:
 def build_parser() -> argparse.ArgumentParser:
     """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
     parser = argparse.ArgumentParser(prog="python -m rag.eval.bench", description=__doc__)
-    parser.add_argument("--corpus", required=True, help="article folder to index from scratch")
-    parser.add_argument("--qa", required=True, help="Q&A set whose questions are asked")
+    parser.add_argument("--corpus", help="article folder to index from scratch (not with --scale)")
+    parser.add_argument(
+        "--qa", help="Q&A set whose questions are asked (with --scale: timed, default eval/qa_bbc.jsonl)"
+    )
     parser.add_argument("--questions", type=int, default=20, help="questions to time (default %(default)s)")
     parser.add_argument("--out", help="also write the figures as JSON here")
+    add_scale_arguments(parser)
     add_model_argument(parser)
     add_embedder_argument(parser)
     add_reading_arguments(parser)
@@ -130,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     started, revision = now(), git_revision()
+    if args.scale:
+        return scale_main(args, settings_from(args), started, revision)
+    if not (args.corpus and args.qa):
+        parser.error("give --corpus and --qa, or --scale N")
     figures, settings = run(settings_from(args), args.qa, args.questions)
     for key, value in figures.items():
         print(f"{key:>20}: {value}")
