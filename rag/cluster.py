@@ -23,8 +23,8 @@ from rag.embedding import Embedder, embedder_name, get_embedder
 from rag.errors import ModelError
 
 INSTALL_HINT = "pip install -e '.[cluster]'"
-# Texts per map_batches call: on a CPU actor the embedder's own batches of 32 run inside it; a GPU needs
-# larger batches to be kept busy.
+# Texts per map_batches call (a block of the dataset). A CPU actor embeds them in the Embedder's own batches of
+# 32, as a single-process build does; a GPU actor in one batch of GPU_BATCH, which a GPU needs to be kept busy.
 CPU_BATCH = 256
 GPU_BATCH = 1024
 # Each `encode` call starts its pool of actors, and each actor loads the embedder: 10-30 s on 2 busy cores, some
@@ -47,8 +47,9 @@ def import_ray() -> ModuleType:
 class EmbedBatch:
     """The map_batches callable: one per actor, which loads the embedder once and embeds every batch it is given."""
 
-    def __init__(self, name: str, device: str, batch_size: int) -> None:
-        self.embedder = Embedder(name, batch_size=batch_size, device=device)
+    def __init__(self, name: str, gpu: bool) -> None:
+        # On a GPU worker Ray sets CUDA_VISIBLE_DEVICES to the GPUs it gave this actor: "cuda" is the first of them.
+        self.embedder = Embedder(name, batch_size=GPU_BATCH, device="cuda") if gpu else Embedder(name)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         vectors = self.embedder.encode([str(text) for text in batch["text"]])
@@ -128,7 +129,7 @@ class RayEncoder:
         rows = ray.data.from_arrow([table.slice(offset, batch) for offset in range(0, len(texts), batch)])
         embedded = rows.map_batches(
             EmbedBatch,
-            fn_constructor_kwargs={"name": self.name, "device": "cuda" if gpu else "cpu", "batch_size": batch},
+            fn_constructor_kwargs={"name": self.name, "gpu": gpu},
             batch_size=batch,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=self.pool_size()),
