@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -28,8 +29,19 @@ def _resolve(name: str) -> str:
     return name
 
 
+class Encoder(Protocol):
+    """What the bulk embedding pass of a build needs: the Embedder, or one that embeds elsewhere with the same
+    weights (rag.cluster.RayEncoder). Rows are normalized float32 vectors in the order of `texts`."""
+
+    name: str
+    dimension: int
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
 class Embedder:
-    def __init__(self, name: str | None = None, batch_size: int = 32) -> None:
+    def __init__(self, name: str | None = None, batch_size: int = 32, device: str = "cpu") -> None:
+        """`device` is a torch device: "cpu" everywhere in this tool, "cuda" on a cluster's GPU worker."""
         self.name = embedder_name(name)
         self.batch_size = batch_size
         stay_offline()
@@ -37,7 +49,7 @@ class Embedder:
 
         target = _resolve(self.name)
         try:
-            self.model = SentenceTransformer(target, device="cpu")
+            self.model = SentenceTransformer(target, device=device)
         except Exception as error:  # the library raises many kinds for a bad path or unknown name
             hint = "a folder that does not exist" if not Path(target).exists() else "not a model folder"
             raise ModelError(

@@ -51,7 +51,7 @@ import numpy as np
 from rag.articles import MAX_FILE_MB, Article, Skipped, load_corpus
 from rag.chunking import Chunk, ChunkingParams, chunk_article, heading_for_embedding
 from rag.config import build_pause_at
-from rag.embedding import Embedder, embedder_name, get_embedder
+from rag.embedding import Embedder, Encoder, embedder_name, get_embedder
 
 # 3: sentence vectors; 4: quotes running on into the next paragraph or chunk; 5: the outlet in the embedded text;
 # 6: dates as news exports write them, saved web pages read as pages (every article re-read)
@@ -460,17 +460,22 @@ def build_index(
     on_progress: Callable[[int, int], None] | None = None,
     log: Callable[[str], None] = print,
     max_file_mb: float = MAX_FILE_MB,
+    encoder: Encoder | None = None,
 ) -> BuildReport:
     """Bring the index in line with the corpus, embedding only added or changed articles.
 
     `embedder` is a name (the configured one when None) or an embedder already loaded; the index records its name.
     A file that cannot be an article (unreadable, hostile, over `max_file_mb`) is skipped and listed in the report.
+    `encoder` (rag.cluster.RayEncoder) embeds the new chunks and sentences in place of the local embedder, with
+    the same weights; the manifest's embedder record and the checks still use the local embedder.
     """
     started = time.perf_counter()
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     params = params or ChunkingParams()
     loaded = embedder if isinstance(embedder, Embedder) else None
     name = embedder.name if isinstance(embedder, Embedder) else embedder_name(embedder)
+    if encoder is not None and encoder.name != name:
+        raise ValueError(f"the encoder embeds with {encoder.name!r}, the index is built with {name!r}")
 
     def load() -> Embedder:
         nonlocal loaded
@@ -530,7 +535,7 @@ def build_index(
             kept_sentences = [np.asarray(previous.chunk_sentence_vectors(i)) for i in rows]
 
         new_chunks = [chunk for article in to_embed for chunk in chunk_article(article, params)]
-        new_vectors, new_sentences = _embed(model, new_chunks, params, show_progress, on_progress)
+        new_vectors, new_sentences = _embed(encoder or model, new_chunks, params, show_progress, on_progress)
         _step("embedded")
         report.embedded_chunks = len(new_chunks)
 
@@ -570,7 +575,7 @@ def build_index(
 
 
 def _embed(
-    model: Embedder,
+    model: Encoder,
     chunks: list[Chunk],
     params: ChunkingParams,
     show_progress: bool,
@@ -594,7 +599,7 @@ def _embed(
     # Embedded shortest first: a batch of similar lengths wastes little work on padding.
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     vectors = np.zeros((len(texts), model.dimension), dtype=np.float32)
-    step = 256
+    step = getattr(model, "texts_per_call", 256)  # a RayEncoder starts its pool per call: it takes far more
     with tqdm(total=len(texts), unit="text", desc="embedding", disable=not show_progress) as bar:
         for offset in range(0, len(texts), step):
             rows = order[offset : offset + step]
