@@ -55,9 +55,10 @@ def test_the_plan_is_exact_up_to_the_configured_threshold_and_ivf_above(monkeypa
 
 def test_ivf_cells_grow_with_the_index_and_a_query_scans_a_fixed_share_of_them():
     one_million = vector_index.plan(1_000_000, exact_max=0)
-    assert (one_million["nlist"], one_million["search"]["nprobe"]) == (1024, 48)
+    assert (one_million["nlist"], one_million["search"]["nprobe"]) == (1024, 96)
     five_million = vector_index.plan(5_500_000, exact_max=0)
-    assert five_million["nlist"] == 4096 and five_million["search"]["nprobe"] == 192
+    assert five_million["nlist"] == 4096 and five_million["search"]["nprobe"] == 384
+    assert vector_index.plan(150_000, exact_max=0)["search"]["nprobe"] == 32  # the floor: 12 would be 9%
     tiny = vector_index.plan(100, exact_max=0)  # k-means gets 39 vectors a cell at least
     assert tiny["nlist"] * 39 <= 100 and tiny["search"]["nprobe"] <= tiny["nlist"]
 
