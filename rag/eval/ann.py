@@ -224,7 +224,7 @@ def _header(threads: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command's flags (also read by `python -m rag.cli`, which writes docs/commands.md)."""
+    """The command's flags."""
     parser = argparse.ArgumentParser(prog="python -m rag.eval.ann", description=__doc__.split("\n\n")[0])
     parser.add_argument("--vectors", type=int, required=True, help="size of the derived base")
     parser.add_argument("--queries", type=int, default=500, help="real vectors held out as queries (default: 500)")
