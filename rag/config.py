@@ -23,6 +23,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 MAX_FILE_MB = 20.0  # a larger article file is skipped unread when indexing, refused when uploaded
 MAX_UPLOAD_FILES = 20  # files in one upload to the chat
+# Chunk vectors searched exactly (rag.vector_index); a larger index is approximate. Exact search reads every
+# vector per query, ~0.2 ms per 1,000 vectors: its p95 was 24 ms of CPU at 100k vectors and 191 ms at 1M on 2 shared
+# cores (python -m rag.eval.ann), so up to 100k it stays at half the 50 ms budget, and above it IVF is faster.
+EXACT_MAX = 100_000
 
 # Each setting an environment variable can give, with that variable and its value when unset (or empty).
 ENVIRONMENT: dict[str, tuple[str, str]] = {
@@ -33,6 +37,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "top_k": ("RAG_TOP_K", str(DEFAULT_TOP_K)),
     "host": ("RAG_HOST", DEFAULT_HOST),
     "port": ("RAG_PORT", str(DEFAULT_PORT)),
+    "exact_max": ("RAG_EXACT_MAX", str(EXACT_MAX)),
 }
 
 
@@ -58,6 +63,15 @@ def cache_dir() -> Path:
     if os.environ.get("RAG_CACHE"):
         return Path(os.environ["RAG_CACHE"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsrag"
+
+
+def exact_max() -> int:
+    """RAG_EXACT_MAX: the most chunk vectors an index searches exactly (rag.vector_index.plan); EXACT_MAX unless
+    set (tests set it small to build an approximate index of a few thousand vectors)."""
+    value = int(from_env("exact_max"))
+    if value < 0:
+        raise ValueError(f"RAG_EXACT_MAX must be a number of vectors, not {value}")
+    return value
 
 
 def build_pause_at() -> str | None:

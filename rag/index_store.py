@@ -5,7 +5,8 @@ Layout of an index folder:
     gen-.../manifest.json          format, embedder, chunking, one content hash per article; the size and
                                    sha256 of the three files below, and a checksum of its own content
     gen-.../chunks.jsonl           one Chunk per line, in FAISS row order
-    gen-.../vectors.faiss          normalized embeddings in an inner-product index
+    gen-.../vectors.faiss          normalized embeddings in an inner-product index, exact or approximate by
+                                   their number (rag.vector_index; the manifest records which, and its parameters)
     gen-.../sentences.npy          one float16 embedding per chunk sentence, in chunk order
     gen-.../loaded-ok              written by the generation's first successful load
     .lock                          held by a build from reading the corpus to the swap (flock: a killed
@@ -48,6 +49,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from rag import vector_index
 from rag.articles import MAX_FILE_MB, Article, Skipped, load_corpus
 from rag.chunking import Chunk, ChunkingParams, chunk_article, heading_for_embedding
 from rag.config import build_pause_at
@@ -249,7 +251,7 @@ def _load_generation(index_dir: Path, generation: Path, upgrading: bool = False)
             _verify_files(generation, manifest)
         with open(generation / "chunks.jsonl", encoding="utf-8") as handle:
             chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
-        vectors = faiss.read_index(str(generation / "vectors.faiss"))
+        vectors = vector_index.open(generation / "vectors.faiss", manifest.get("vector_index"))
         if vectors.ntotal != len(chunks):
             raise ValueError(f"{vectors.ntotal} vectors for {len(chunks)} chunks")
         sentence_vectors = np.load(generation / "sentences.npy", mmap_mode="r")
@@ -363,9 +365,10 @@ def _write_generation(
     """The generation's files written and on disk (content and folder entries) before `current` may point at it."""
     generation = index_dir / _new_generation_name(index_dir)
     generation.mkdir()
-    faiss_index = faiss.IndexFlatIP(manifest["embedder"]["dimension"])
-    if len(vectors):
-        faiss_index.add(vectors)
+    # Exact or approximate by the number of vectors (rag.vector_index); the manifest records which, and how.
+    record = vector_index.plan(len(vectors))
+    faiss_index = vector_index.build(vectors.reshape(-1, manifest["embedder"]["dimension"]), record)
+    manifest = {**manifest, "vector_index": record}
     faiss.write_index(faiss_index, str(generation / "vectors.faiss"))
     _step("wrote vectors.faiss")
     np.save(generation / "sentences.npy", sentence_vectors.astype(np.float16))
