@@ -27,6 +27,7 @@ from rag.index_store import Index
 from rag.lexicon import HEADLINE_QUESTION, LATEST_QUESTION, SOURCE_QUESTION, SPEECH_QUESTION
 from rag.rules import RULES
 from rag.text import content_words
+from rag.vector_index import search_every_row
 
 MODES = ("hybrid", "rrf", "dense", "bm25")
 
@@ -149,7 +150,11 @@ class Retriever:
         return self.terms.cover(self.terms.terms(question), self.rows[chunk.chunk_id])
 
     def _dense(self, query: np.ndarray, n: int) -> tuple[list[int], dict[int, float]]:
-        scores, rows = self.index.vectors.search(query.reshape(1, -1), min(n, len(self.chunks)))
+        k = min(n, len(self.chunks))
+        if k == len(self.chunks):  # a filtered search scores every chunk, also in an approximate index
+            scores, rows = search_every_row(self.index.vectors, query.reshape(1, -1), k)
+        else:
+            scores, rows = self.index.vectors.search(query.reshape(1, -1), k)
         pairs = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
         return [r for r, _ in pairs], dict(pairs)
 

@@ -19,9 +19,9 @@ Every kind answers `reconstruct(row)` with the row's stored vector (the retrieve
 candidates, a build taking the previous vectors over): the flat and HNSW kinds store vectors as they are, and
 an IVF index is given a direct map (row -> its place in its cell), which it keeps in its file.
 
-An approximate index returns at most the vectors of the cells it scans: a search for k close to all rows (the
-retriever's filtered search asks for every chunk) returns fewer than k rows. A caller that needs every row
-scored should score `reconstruct`ed vectors, or those of the rows its filter allows, itself.
+An approximate index returns at most the vectors of the cells it scans, so a search that must score every row
+(the retriever's filtered search asks for every chunk) goes through `search_every_row`: an IVF index then scans
+all its cells, which is exact (its cells hold the vectors as they are) and costs what a flat search costs.
 """
 
 from __future__ import annotations
@@ -119,3 +119,11 @@ def _ready(index: faiss.Index, record: dict[str, Any]) -> None:
         ivf = faiss.extract_index_ivf(index)
         if ivf.direct_map.no():
             ivf.make_direct_map()  # what reconstruct(row) needs: row -> its place in its cell
+
+
+def search_every_row(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """`index.search` that scores every row, whatever the kind: an IVF index scans all of its cells."""
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is None:
+        return index.search(queries, k)
+    return index.search(queries, k, params=faiss.SearchParametersIVF(nprobe=ivf.nlist))

@@ -159,3 +159,16 @@ def test_an_index_built_past_the_threshold_loads_as_ivf_and_finds_what_the_exact
     kept = [row for row, c in enumerate(exact.chunks) if c.article_id != "000.txt"]
     before = exact.vectors.reconstruct_n(0, exact.vectors.ntotal)[kept]
     np.testing.assert_allclose(rebuilt.vectors.reconstruct_n(0, rebuilt.vectors.ntotal), before, atol=1e-6)
+
+
+def test_a_search_of_every_row_scores_every_row_of_an_approximate_index():
+    """A filtered search asks for every chunk: an IVF index, which scans only some cells, must still score all."""
+    base = clustered(20_000)
+    index = vector_index.build(base, vector_index.plan(len(base), exact_max=1000))
+    faiss.extract_index_ivf(index).nprobe = 2  # of 16 cells: as a large index scans a small share of its cells
+    query = base[:1]
+    _, partial = index.search(query, len(base))
+    assert (partial[0] >= 0).sum() < len(base)  # the cells not scanned give no rows
+    scores, rows = vector_index.search_every_row(index, query, len(base))
+    assert sorted(rows[0].tolist()) == list(range(len(base)))
+    np.testing.assert_allclose(scores[0][:5], (base @ query[0])[np.argsort(-(base @ query[0]))[:5]], atol=1e-5)
