@@ -5,7 +5,7 @@ one row per chunk in FAISS row order: the columns queries need (chunk id, articl
 text) and the rest of the chunk as JSON. Beside it, what retrieval asks of every row is computed at build and
 stored so a question never walks the rows in Python: the people each row quotes (a table, surname -> rows),
 the outlets (a table, and one code per row in `sources.npy`), the first ten characters of each row's date
-(`published.npy`, what a date filter compares) and each row's first sentence vector (`sentence_offsets.npy`).
+(`published.npy`, what a date filter compares) and where each row's sentence vectors start (`sentence_offsets.npy`).
 
 `ChunkStore` is the index's view over its segments (main, then delta) with the rows a later build removed
 (tombstones) left out: `len`, `store[row]` (a small LRU cache of parsed chunks) and iteration in row order,
@@ -245,6 +245,21 @@ class ChunkStore:
                 found.update({offset + r: c for r, c in self.segments[number].chunks(local).items()})
             for row in batch:
                 yield row, found[row]
+
+    def article_ids(self, rows: list[int]) -> list[str]:
+        """The article of each of the given live rows, without parsing their chunks."""
+        found: dict[int, str] = {}
+        for start in range(0, len(rows), BATCH):
+            by_segment: dict[int, list[int]] = {}
+            for row in rows[start : start + BATCH]:
+                number = int(np.searchsorted(self.offsets, row, side="right")) - 1
+                by_segment.setdefault(number, []).append(row - int(self.offsets[number]))
+            for number, local in by_segment.items():
+                marks = ",".join("?" * len(local))
+                sql = f"SELECT row, article_id FROM chunks WHERE row IN ({marks})"
+                offset = int(self.offsets[number])
+                found.update({offset + r: a for r, a in self.segments[number].query(sql, local)})
+        return [found[row] for row in rows]
 
     def _live_rows(self, sql: str, parameters: tuple) -> list[int]:
         rows = [

@@ -9,13 +9,13 @@ it, each listed article cited with its first sentence that mentions the term.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.answer_type import asks_for_person
-from rag.chunk_store import ChunkStore
+from rag.chunk_store import BATCH, ChunkStore
 from rag.chunking import Chunk
 from rag.cite import CheckedAnswer, CheckedSentence, Citation, strip_markers
 from rag.generate import Evidence
@@ -106,7 +106,7 @@ def find_mentions(
         read: Iterable[Chunk] = chunks
     else:
         wanted = [r for r in rows if allowed is None or allowed[r]]
-        read = (c for _, c in chunks.many(wanted)) if isinstance(chunks, ChunkStore) else (chunks[r] for r in wanted)
+        read = _unfound(chunks, wanted, found) if isinstance(chunks, ChunkStore) else (chunks[r] for r in wanted)
     for chunk in read:
         if chunk.article_id in found or (filters is not None and filters.active() and not filters.allows(chunk)):
             continue
@@ -123,6 +123,20 @@ def find_mentions(
         for number, (chunk, span) in enumerate(ordered[:shown], start=1)
     ]
     return Mentions(term, len(found), evidence)
+
+
+def _unfound(store: ChunkStore, rows: list[int], found: dict[str, tuple[Chunk, tuple[int, int]]]) -> Iterator[Chunk]:
+    """The chunks of the rows, in order, but not those of an article already found: a common term's candidates
+    are mostly further chunks of articles counted already, and their article is known without parsing them."""
+    articles = store.article_ids(rows)
+    for start in range(0, len(rows), BATCH):
+        batch = [
+            row
+            for row, article in zip(rows[start : start + BATCH], articles[start : start + BATCH], strict=True)
+            if article not in found
+        ]
+        for _, chunk in store.many(batch):
+            yield chunk
 
 
 def mentions_answer(mentions: Mentions) -> CheckedAnswer:

@@ -964,7 +964,7 @@ def _delta_plan(previous: Index, dropped: set[str], new_rows: int) -> tuple[Path
     main's removed rows); None when the delta and the tombstones would pass DELTA_MAX_SHARE of main's rows
     (then the build merges)."""
     main = previous.segments[0]
-    dead = previous.live() == 0
+    dead = ~previous.live()
     for article in dropped:
         dead[previous.chunks.article_rows(article)] = True  # type: ignore[union-attr]  # format 9: a ChunkStore
     removed = np.flatnonzero(dead[: main.rows])
