@@ -1,6 +1,6 @@
 """Hand-made articles and questions whose retrieval results were recorded with the in-memory index of format 8
 (tests/store_reference.json); tests/test_store.py checks the on-disk store gives the same. Plain data: the
-recording ran this file with the code of that format (see record_reference)."""
+recording (tests/record_store_reference.py) ran this file with the code of that format."""
 
 from __future__ import annotations
 
