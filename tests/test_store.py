@@ -40,7 +40,7 @@ def results(retriever: Retriever, question: str) -> list:
 
 def test_the_store_answers_as_the_in_memory_index_did(tmp_path):
     """Every mode's top passages and scores, and the coverage, as recorded with the in-memory index of format 8
-    (the same articles, questions and stand-in embedder: tests/record_store_reference.py run on format 8)."""
+    (the same articles, questions and stand-in embedder: tests/record_store_reference.py run on main at 8f0eb37)."""
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     for name, text in store_cases.ARTICLES.items():
