@@ -9,9 +9,13 @@ it, each listed article cited with its first sentence that mentions the term.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from rag.answer_type import asks_for_person
+from rag.chunk_store import BATCH, ChunkStore
 from rag.chunking import Chunk
 from rag.cite import CheckedAnswer, CheckedSentence, Citation, strip_markers
 from rag.generate import Evidence
@@ -81,11 +85,29 @@ class Mentions:
     evidence: list[Evidence]  # the first SHOWN articles, newest first: each one's first sentence naming it
 
 
-def find_mentions(term: str, chunks: list[Chunk], filters: Filters | None = None, shown: int = SHOWN) -> Mentions:
+def find_mentions(
+    term: str,
+    chunks: Sequence[Chunk] | ChunkStore,
+    filters: Filters | None = None,
+    shown: int = SHOWN,
+    rows: Iterable[int] | None = None,
+    allowed: np.ndarray | None = None,
+) -> Mentions:
+    """The articles mentioning `term` as a whole word in any case, in a sentence or else in the title.
+
+    `rows` (ascending) narrows the chunks read to those that may mention it (Retriever.mention_rows: from
+    BM25's postings, so an archive is not read whole for a question) and `allowed` (a mask over the rows,
+    Retriever.allowed) to those the filters let through; the regex below decides on each, so the count is
+    exact either way."""
     pattern = re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
     found: dict[str, tuple[Chunk, tuple[int, int]]] = {}
     title_only: dict[str, tuple[Chunk, tuple[int, int]]] = {}
-    for chunk in chunks:
+    if rows is None:
+        read: Iterable[Chunk] = chunks
+    else:
+        wanted = [r for r in rows if allowed is None or allowed[r]]
+        read = _unfound(chunks, wanted, found) if isinstance(chunks, ChunkStore) else (chunks[r] for r in wanted)
+    for chunk in read:
         if chunk.article_id in found or (filters is not None and filters.active() and not filters.allows(chunk)):
             continue
         spans = [s for s, text in zip(chunk.sentences, chunk.sentence_texts(), strict=True) if pattern.search(text)]
@@ -101,6 +123,20 @@ def find_mentions(term: str, chunks: list[Chunk], filters: Filters | None = None
         for number, (chunk, span) in enumerate(ordered[:shown], start=1)
     ]
     return Mentions(term, len(found), evidence)
+
+
+def _unfound(store: ChunkStore, rows: list[int], found: dict[str, tuple[Chunk, tuple[int, int]]]) -> Iterator[Chunk]:
+    """The chunks of the rows, in order, but not those of an article already found: a common term's candidates
+    are mostly further chunks of articles counted already, and their article is known without parsing them."""
+    articles = store.article_ids(rows)
+    for start in range(0, len(rows), BATCH):
+        batch = [
+            row
+            for row, article in zip(rows[start : start + BATCH], articles[start : start + BATCH], strict=True)
+            if article not in found
+        ]
+        for _, chunk in store.many(batch):
+            yield chunk
 
 
 def mentions_answer(mentions: Mentions) -> CheckedAnswer:

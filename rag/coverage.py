@@ -41,16 +41,34 @@ class Cover:
 
 
 class TermIndex:
-    """The chunks each stemmed term occurs in, from a BM25 index's postings (no second copy of them)."""
+    """The chunks each stemmed term occurs in, from BM25 indexes' postings (no second copy of them).
 
-    def __init__(self, bm25: bm25s.BM25, tokenize: Callable[[list[str]], list[list[str]]]) -> None:
-        self.vocabulary: dict[str, int] = getattr(bm25, "vocab_dict", None) or {}
-        scores = getattr(bm25, "scores", None) or {"indptr": np.zeros(1, np.int64), "indices": [], "num_docs": 0}
-        self.indptr = scores["indptr"]
-        self.indices = scores["indices"]
-        self.documents = int(scores["num_docs"])
+    An index of several segments (rag.index_store) gives one BM25 per segment with the row its rows start
+    at; `dead` marks the rows removed since (tombstones), which hold no term. The weights count the rows of
+    all segments together, so coverage reads one archive whatever its segments."""
+
+    def __init__(
+        self,
+        bm25: bm25s.BM25 | None | list[tuple[bm25s.BM25 | None, int]],
+        tokenize: Callable[[list[str]], list[list[str]]],
+        dead: np.ndarray | None = None,
+    ) -> None:
+        parts = bm25 if isinstance(bm25, list) else [(bm25, 0)]
+        self.parts: list[tuple[dict[str, int], np.ndarray, np.ndarray, int]] = []
+        self.documents = 0
+        for part, offset in parts:
+            scores = getattr(part, "scores", None) or {}
+            if not scores:
+                continue
+            vocabulary: dict[str, int] = getattr(part, "vocab_dict", None) or {}
+            self.parts.append((vocabulary, scores["indptr"], scores["indices"], offset))
+            self.documents += int(scores["num_docs"])
+        self.dead = dead if dead is not None and dead.any() else None
+        if self.dead is not None:
+            self.documents -= int(self.dead.sum())
         self.tokenize = tokenize
         self.framing = {t for words in tokenize(sorted(FUNCTION_WORDS)) for t in words}
+        self._found: dict[str, np.ndarray] = {}  # a question asks each of its terms several times
 
     def terms(self, text: str) -> list[str]:
         """The text's terms as BM25 reads them (stemmed, without stop words), each once; without the words
@@ -67,10 +85,28 @@ class TermIndex:
         return list(dict.fromkeys(t for t in found if len(self._rows(t)) or t in named))
 
     def _rows(self, term: str) -> np.ndarray:
-        column = self.vocabulary.get(term)
-        if column is None:
-            return np.zeros(0, dtype=np.int64)
-        return self.indices[self.indptr[column] : self.indptr[column + 1]]
+        """The rows holding the term, ascending."""
+        found = self._found.get(term)
+        if found is None:
+            pieces = [np.zeros(0, dtype=np.int64)]
+            for vocabulary, indptr, indices, offset in self.parts:
+                column = vocabulary.get(term)
+                if column is not None:
+                    pieces.append(np.asarray(indices[indptr[column] : indptr[column + 1]], dtype=np.int64) + offset)
+            found = np.concatenate(pieces)
+            if self.dead is not None:
+                found = found[~self.dead[found]]
+            if len(self._found) > 1024:
+                self._found.clear()
+            self._found[term] = found
+        return found
+
+    def rows_holding(self, terms: list[str]) -> np.ndarray:
+        """The rows holding every one of the terms, ascending."""
+        rows = self._rows(terms[0]) if terms else np.zeros(0, dtype=np.int64)
+        for term in terms[1:]:
+            rows = np.intersect1d(rows, self._rows(term), assume_unique=True)
+        return rows
 
     def weight(self, term: str) -> float:
         """BM25's inverse document frequency: a term in no chunk weighs most, one in every chunk least."""

@@ -309,7 +309,8 @@ class Pipeline:
     def _count_mentions(
         self, question: str, searched: str, term: str, filters: Filters | None, started: float
     ) -> Iterator[Retrieved | Done]:
-        mentions = find_mentions(term, self.index.chunks, filters)
+        rows = self.retriever.mention_rows(term)
+        mentions = find_mentions(term, self.index.chunks, filters, rows=rows, allowed=self.retriever.allowed(filters))
         yield Retrieved(searched, mentions.evidence)
         counted = mentions_answer(mentions)
         elapsed = time.perf_counter() - started

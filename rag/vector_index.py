@@ -19,9 +19,9 @@ Every kind answers `reconstruct(row)` with the row's stored vector (the retrieve
 candidates, a build taking the previous vectors over): the flat and HNSW kinds store vectors as they are, and
 an IVF index is given a direct map (row -> its place in its cell), which it keeps in its file.
 
-An approximate index returns at most the vectors of the cells it scans, so a search that must score every row
-(the retriever's filtered search asks for every chunk) goes through `search_every_row`: an IVF index then scans
-all its cells, which is exact (its cells hold the vectors as they are) and costs what a flat search costs.
+An approximate index returns at most the vectors of the cells it scans, so a search that must score every row a
+filter allows passes `search_parameters(..., every_row=True)`: an IVF index then scans all its cells, which is
+exact (its cells hold the vectors as they are) and costs what a flat search costs.
 """
 
 from __future__ import annotations
@@ -70,11 +70,14 @@ def plan(n_vectors: int, exact_max: int | None = None) -> dict[str, Any]:
 
 
 def build(vectors: np.ndarray, plan: dict[str, Any]) -> faiss.Index:
-    """The index `plan` describes, holding `vectors` (normalized here, in their row order: row i is vector i)."""
+    """The index `plan` describes, holding `vectors` in their row order (row i is vector i), normalized: a row
+    whose norm is not 1 is normalized here; one that is stays bit for bit (a build takes vectors over)."""
     if vectors.ndim != 2:
         raise ValueError(f"vectors must be rows of a matrix, not an array of shape {vectors.shape}")
     vectors = np.array(vectors, dtype=np.float32, order="C")  # a copy: normalized here, the caller's left as is
-    faiss.normalize_L2(vectors)
+    norms = np.linalg.norm(vectors, axis=1)
+    off = np.abs(norms - 1) > 1e-5
+    vectors[off] /= np.where(norms[off] > 0, norms[off], 1.0)[:, None]
     index = faiss.index_factory(vectors.shape[1], plan["factory"], faiss.METRIC_INNER_PRODUCT)
     for name, value in plan.get("build", {}).items():  # build-time parameters such as HNSW's efConstruction
         faiss.ParameterSpace().set_index_parameter(index, name, value)
@@ -121,9 +124,20 @@ def _ready(index: faiss.Index, record: dict[str, Any]) -> None:
             ivf.make_direct_map()  # what reconstruct(row) needs: row -> its place in its cell
 
 
-def search_every_row(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """`index.search` that scores every row, whatever the kind: an IVF index scans all of its cells."""
+def search_parameters(
+    index: faiss.Index, selector: faiss.IDSelector | None = None, every_row: bool = False
+) -> faiss.SearchParameters | None:
+    """What a search of `index` passes as `params`: the rows `selector` allows (None: all), and with `every_row`
+    an IVF index scans all its cells, so every allowed row is scored (None when there is nothing to set)."""
     ivf = faiss.try_extract_index_ivf(index)
-    if ivf is None:
-        return index.search(queries, k)
-    return index.search(queries, k, params=faiss.SearchParametersIVF(nprobe=ivf.nlist))
+    parameters: Any
+    if ivf is not None and (every_row or selector is not None):
+        parameters = faiss.SearchParametersIVF()
+        parameters.nprobe = ivf.nlist if every_row else ivf.nprobe
+    elif selector is not None:
+        parameters = faiss.SearchParameters()
+    else:
+        return None
+    if selector is not None:
+        parameters.sel = selector
+    return parameters

@@ -202,7 +202,7 @@ def test_missing_and_corrupted_index_say_what_to_run(corpus_copy, tmp_path):
         load_index(tmp_path / "nothing")
     index = tmp_path / "index"
     build_index(corpus_copy, index, show_progress=False)
-    (index / "current" / "vectors.faiss").write_bytes(b"garbage")
+    (index / "current" / "main" / "vectors.faiss").write_bytes(b"garbage")
     with pytest.raises(IndexMissingError, match="unreadable.*python -m rag.build_index"):
         load_index(index)
     report = build_index(corpus_copy, index, show_progress=False)  # a corrupted index is rebuilt
@@ -254,25 +254,54 @@ def test_an_index_of_an_older_format_is_rebuilt_not_misread(corpus_copy, tmp_pat
     assert "full rebuild" in messages[0] and "older version" in messages[0]
 
 
-def test_an_index_of_the_format_before_checksums_is_upgraded_without_embedding_again(corpus_copy, tmp_path):
+def as_format_8(generation):
+    """The generation rewritten as format 8 wrote it: chunks.jsonl, vectors.faiss and sentences.npy at its top,
+    each file's size and sha256 and the manifest's checksum recorded."""
+    import shutil
+
+    import faiss
+    import numpy as np
+
+    index = load_index(generation.parent)
+    with open(generation / "chunks.jsonl", "w", encoding="utf-8") as handle:
+        for chunk in index.chunks:
+            handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+    flat = faiss.IndexFlatIP(index.vectors.d)
+    flat.add(index.vectors.reconstruct_n(0, index.vectors.ntotal))
+    faiss.write_index(flat, str(generation / "vectors.faiss"))
+    np.save(generation / "sentences.npy", np.asarray(index.sentence_vectors))
+    shutil.rmtree(generation / "main")
+    manifest = json.loads((generation / "manifest.json").read_text())
+    manifest = {k: v for k, v in manifest.items() if k not in ("segments", "removed_rows")}
+    manifest["format_version"] = 8
+    manifest["files"] = {n: index_store.file_record(generation / n) for n in index_store.FORMAT8_FILES}
+    manifest["checksum"] = index_store.manifest_checksum(manifest)
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+    return index
+
+
+def test_an_index_of_format_8_is_upgraded_without_embedding_again(corpus_copy, tmp_path):
+    import numpy as np
+
+    from rag.retrieve import Retriever
+
     index = tmp_path / "index"
     build_index(corpus_copy, index, show_progress=False)
-    manifest_path = index / "current" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    vectors = load_index(index).vectors.reconstruct_n(0, manifest["articles"]["000_34dd6e6ea37e3941.txt"]["chunks"])
-    older = {k: v for k, v in manifest.items() if k not in ("files", "checksum")}
-    older["format_version"] = index_store.UPGRADABLE_FORMAT
-    older["embedder"] = {"name": EMBEDDER.name, "dimension": EMBEDDER.dimension}
-    manifest_path.write_text(json.dumps(older))
-    with pytest.raises(IndexMissingError, match="rag.build_index"):
+    before = Retriever(load_index(index), embedder=EMBEDDER).search("Ushakov compromise", k=3)
+    old = as_format_8((index / "current").resolve())
+    vectors = old.vectors.reconstruct_n(0, old.vectors.ntotal)
+    with pytest.raises(IndexMissingError, match="format 8, now 9.*rag.build_index"):
         load_index(index)  # searching it needs the upgrade a build makes
-    report = build_index(corpus_copy, index, show_progress=False)
+    messages = []
+    report = build_index(corpus_copy, index, show_progress=False, log=messages.append)
     assert report.wrote and report.embedded_chunks == 0 and not report.full_rebuild_reason
+    assert "upgrading the index to format 9" in messages[0]
     upgraded = load_index(index)
-    assert (
-        upgraded.manifest["format_version"] == index_store.FORMAT_VERSION and "probe" in upgraded.manifest["embedder"]
-    )
+    assert upgraded.manifest["format_version"] == index_store.FORMAT_VERSION
     assert (upgraded.vectors.reconstruct_n(0, len(vectors)) == vectors).all()
+    assert np.array_equal(np.asarray(upgraded.sentence_vectors), np.asarray(old.sentence_vectors))
+    after = Retriever(upgraded, embedder=EMBEDDER).search("Ushakov compromise", k=3)
+    assert [(p.chunk, p.score) for p in after] == [(p.chunk, p.score) for p in before]
     assert not build_index(corpus_copy, index, show_progress=False).wrote  # then a no-op again
 
 
@@ -317,11 +346,11 @@ def test_sentence_vectors_that_are_not_numbers_make_the_index_unreadable(corpus_
 
     index = tmp_path / "index"
     build_index(corpus_copy, index, show_progress=False)
-    path = load_index(index).path / "sentences.npy"
+    path = load_index(index).path / "main" / "sentences.npy"
     vectors = np.load(path)
     vectors[0, 0] = np.nan
     np.save(path, vectors)
-    reseal(path.parent)  # as a build that embedded a NaN would have written it: the checksums agree
+    reseal(path.parent.parent)  # as a build that embedded a NaN would have written it: the checksums agree
     with pytest.raises(IndexMissingError, match="not numbers"):
         load_index(index)
 
@@ -341,12 +370,14 @@ def test_vectors_of_another_dimension_than_recorded_make_the_index_unreadable(co
 @pytest.mark.parametrize(
     "name, where",
     [
-        ("chunks.jsonl", lambda data: data.index(b"Ushakov")),  # still valid JSON: one letter of a name
-        ("vectors.faiss", lambda data: len(data) - 9),  # the last bit of a float's mantissa: still a vector
-        ("sentences.npy", lambda data: len(data) - 2),  # likewise in a float16
+        ("main/chunks.sqlite", lambda data: data.index(b"Ushakov")),  # still a valid store: one letter of a name
+        ("main/vectors.faiss", lambda data: len(data) - 9),  # the last bit of a float's mantissa: still a vector
+        ("main/sentences.npy", lambda data: len(data) - 2),  # likewise in a float16
+        ("main/bm25/data.csc.index.npy", lambda data: len(data) - 2),  # a term's BM25 weight in a chunk
+        ("main/published.npy", lambda data: data.rindex(b"2")),  # a date a filter compares
         ("manifest.json", lambda data: data.index(b'"title": "') + 12),  # an article's title
     ],
-    ids=["chunks.jsonl", "vectors.faiss", "sentences.npy", "manifest.json"],
+    ids=["chunks.sqlite", "vectors.faiss", "sentences.npy", "bm25", "published.npy", "manifest.json"],
 )
 def test_a_flipped_bit_in_any_index_file_makes_the_index_unreadable_naming_the_file(corpus_copy, tmp_path, name, where):
     index = tmp_path / "index"
@@ -364,12 +395,12 @@ def test_a_truncated_or_missing_index_file_is_named(corpus_copy, tmp_path):
     index = tmp_path / "index"
     build_index(corpus_copy, index, show_progress=False)
     generation = load_index(index).path
-    size = (generation / "sentences.npy").stat().st_size
-    with open(generation / "sentences.npy", "r+b") as handle:
+    size = (generation / "main" / "sentences.npy").stat().st_size
+    with open(generation / "main" / "sentences.npy", "r+b") as handle:
         handle.truncate(size - 768)
     with pytest.raises(IndexMissingError, match=rf"sentences.npy has {size - 768} bytes, the build wrote {size}"):
         load_index(index)
-    (generation / "vectors.faiss").unlink()
+    (generation / "main" / "vectors.faiss").unlink()
     with pytest.raises(IndexMissingError, match="vectors.faiss is missing.*python -m rag.build_index"):
         load_index(index)
 
@@ -448,7 +479,7 @@ def test_a_build_fsyncs_the_files_the_generation_folder_and_after_the_swap_the_i
     build_index(corpus_copy, index, show_progress=False)
     generation = load_index(index).path
     paths = [path for path, _ in synced]
-    for name in ("vectors.faiss", "sentences.npy", "chunks.jsonl", "manifest.json"):
+    for name in ("main/vectors.faiss", "main/sentences.npy", "main/chunks.sqlite", "main/bm25", "manifest.json"):
         assert str(generation / name) in paths
     assert paths.index(str(generation)) > paths.index(str(generation / "manifest.json"))
     assert synced[-1] == (str(index.resolve()), generation.name)  # the index folder, once `current` is the new one
@@ -493,9 +524,10 @@ def test_a_load_while_a_build_runs_removes_nothing(corpus_copy, tmp_path):
 def test_a_broken_current_keeps_the_generations_before_it_until_a_rebuild_has_loaded(corpus_copy, tmp_path):
     index = tmp_path / "index"
     good, broken = _two_generations(corpus_copy, index)
-    flip_bit(broken / "chunks.jsonl", (broken / "chunks.jsonl").read_bytes().index(b"Ushakov"))
+    store = broken / "main" / "chunks.sqlite"
+    flip_bit(store, store.read_bytes().index(b"Ushakov"))
     for _ in range(2):
-        with pytest.raises(IndexMissingError, match="chunks.jsonl does not match its checksum"):
+        with pytest.raises(IndexMissingError, match="chunks.sqlite does not match its checksum"):
             load_index(index)
         assert _generations(index) == sorted([good.name, broken.name])  # the last good one is still there
     build_index(corpus_copy, index, show_progress=False)  # what the message says to run

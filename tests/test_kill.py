@@ -180,7 +180,8 @@ def _run_and_kill(kill: Kill, corpus: Path, first: Path, window: Window) -> Kill
     elif os.readlink(kill.index / "current") != old:
         kill.landed = "after the swap"
     elif written := [entry for entry in kill.index.glob("gen-*") if entry.name != old]:
-        kill.landed = f"writing the new generation ({len(list(written[0].iterdir()))} of 4 files there)"
+        files = sum(1 for path in written[0].rglob("*") if path.is_file())
+        kill.landed = f"writing the new generation ({files} files there)"
     elif f"paused at {kill.moment}" in kill.log.read_text(errors="replace"):
         kill.landed = "embedded, nothing written"
     else:

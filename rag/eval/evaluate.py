@@ -67,8 +67,7 @@ def gold_passage(
     would show the model."""
     holding = [
         (span[0], -min(i, len(chunk.sentences) - 1 - i), i, chunk)
-        for chunk in pipeline.index.chunks
-        if chunk.article_id == doc
+        for chunk in pipeline.index.chunks.of_article(doc)  # type: ignore[union-attr]  # a loaded index's store
         for i, (span, text) in enumerate(zip(chunk.sentences, chunk.sentence_texts(), strict=True))
         if holds_answer(text, answers, evidence)
     ]

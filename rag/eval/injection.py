@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         model = CachedModel(clean.model, args.cache) if args.cache else clean.model
         clean.use_model(model)
         hidden = None if args.no_hidden_count else hidden_sentences(clean.index)
-        sentences = sum(len(c.sentences) + 1 for c in clean.index.chunks)
+        sentences = clean.index.sentence_count() + len(clean.index.chunks)  # and one title per chunk
         results = []
         for attack in tqdm(attacks, desc="attacks", unit="attack", file=sys.stderr):
             before = answer_record(clean, attack)
