@@ -198,6 +198,8 @@ COMMANDS = (
     ("rag.eval.calibrate", "the refusal or yes/no threshold replayed from one run"),
     ("rag.eval.bench", "build, retrieval and answer times, model speed, memory; --scale N on synthetic archives"),
     ("rag.eval.synth", "a synthetic news archive of N articles from the BBC corpus, for the scale benchmark"),
+    ("rag.eval.build_speed", "the whole build against one plain embedding pass, side by side"),
+    ("rag.eval.ann", "exact against approximate vector search on derived vectors: recall@10, latency"),
     ("rag.eval.peer", "a default LlamaIndex pipeline with the same models, scored the same way"),
     ("rag.eval.injection", "attack articles planted one at a time: did any change the answer?"),
     ("rag.eval.loadtest", "concurrent users and an upload driving the chat, checked and timed"),

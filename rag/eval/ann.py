@@ -54,6 +54,8 @@ EF_SEARCHES = (16, 32, 64, 128)
 def real_vectors(generation: Path) -> tuple[np.ndarray, np.ndarray]:
     """The chunk vectors and the sentence vectors of an index generation, float32, normalized, each once: the
     index stores a sentence once per chunk holding it, and overlapping chunks share sentences."""
+    if (generation / "main").is_dir():  # an index of segments: its main segment holds the vectors
+        generation = generation / "main"
     chunks = faiss.read_index(str(generation / "vectors.faiss"))
     chunk_vectors = np.unique(chunks.reconstruct_n(0, chunks.ntotal).astype(np.float32), axis=0)
     sentence_vectors = np.unique(np.load(generation / "sentences.npy"), axis=0).astype(np.float32)
