@@ -74,6 +74,11 @@ def exact_max() -> int:
     return value
 
 
+def environment_with_path_first(folder: str) -> dict[str, str]:
+    """This process's environment with `folder` first on PYTHONPATH, for a command run as a subprocess."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (folder, os.environ.get("PYTHONPATH")) if p)}
+
+
 def build_pause_at() -> str | None:
     """RAG_BUILD_PAUSE_AT: a step of a build (rag.index_store.BUILD_STEPS) where the build stops and waits to be
     killed, for tests/test_kill.py; unset in use."""

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.config import Settings
+from rag.config import Settings, environment_with_path_first
 from rag.eval.metrics import percentile
 from rag.eval.synth import ParagraphPool, add_articles, gold_documents, synthesize
 
@@ -58,8 +58,7 @@ class Measured:
 def _this_code() -> dict[str, str]:
     """The environment with this checkout first on the path: `python -m rag...` in a subprocess runs the code
     that runs here, not another copy the virtual environment may point at."""
-    root = str(Path(__file__).resolve().parent.parent.parent)
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    return environment_with_path_first(str(Path(__file__).resolve().parent.parent.parent))
 
 
 def measured_run(command: list[str]) -> Measured:
