@@ -62,17 +62,25 @@ def _this_code() -> dict[str, str]:
 
 
 def measured_run(command: list[str]) -> Measured:
-    """Run a command to its end; the peak memory is that process's own (os.wait4), not the largest child's
-    so far (RUSAGE_CHILDREN keeps the maximum over every child ever waited for)."""
+    """Run a command to its end; the peak memory is that process's own: the high-water mark of its resident
+    memory (VmHWM) read while it runs. Neither RUSAGE_CHILDREN (the maximum over every child so far) nor the
+    child's own ru_maxrss (which starts from the parent's size at the fork and is kept across exec) says it."""
     with tempfile.TemporaryFile() as output:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=_this_code())
-        _, status, usage = os.wait4(process.pid, 0)
+        peak_kib = 0
+        status = Path(f"/proc/{process.pid}/status")
+        while process.poll() is None:
+            try:
+                line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM:"))
+                peak_kib = max(peak_kib, int(line.split()[1]))
+            except (OSError, StopIteration, ValueError):
+                pass  # between fork and exec, or just exited
+            time.sleep(0.05)
         seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
         output.seek(0)
         text = output.read().decode("utf-8", errors="replace")
-    return Measured(seconds, usage.ru_maxrss / MIB, process.returncode, text)
+    return Measured(seconds, peak_kib / 1024, process.returncode, text)
 
 
 def folder_bytes(folder: Path) -> int:
