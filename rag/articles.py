@@ -40,10 +40,15 @@ class Article:
     published: str | None = None  # ISO date, "YYYY-MM-DD" or "YYYY-MM-DD HH:MM"
     url: str | None = None
     file_hash: str = ""  # hash of the raw file bytes: decides whether to re-embed
+    # An article a build already holds, not read again (its file's size and time unchanged): no text, and
+    # the body hash that build recorded. Only a build on that index takes such articles (KnownFile).
+    recorded_body_hash: str = ""
 
     @property
     def body_hash(self) -> str:
         """Hash of the normalized body: two files with the same body are one article."""
+        if self.recorded_body_hash:
+            return self.recorded_body_hash
         return hashlib.sha256(" ".join(self.text.split()).lower().encode()).hexdigest()
 
 
@@ -53,12 +58,32 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True)
+class FileStamp:
+    """What says a file has not changed since it was read: its size and modification time (ns), as make,
+    rsync and git's stat cache use them."""
+
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """A one-article file an index already holds: its stamp when it was read, and the article (no text)."""
+
+    stamp: FileStamp
+    article: Article
+
+
 @dataclass
 class Corpus:
     articles: list[Article] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     # duplicate article id -> the id of the article with the same body that was kept
     duplicates: dict[str, str] = field(default_factory=dict)
+    # article id -> its file's stamp, for each file that is one article (a build records them: KnownFile)
+    stamps: dict[str, FileStamp] = field(default_factory=dict)
+    not_read: int = 0  # known files passed over unread, their stamps unchanged
 
 
 class CorpusError(Exception):
@@ -533,8 +558,24 @@ def read_limited(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def load_corpus(corpus_dir: Path | str, max_file_mb: float = MAX_FILE_MB) -> Corpus:
-    """Every article of the folder; each file that cannot be one is in `skipped` with the reason."""
+def _stamp(path: Path) -> FileStamp | None:
+    """The file's stamp, taken before it is read: a change while it is read leaves an older stamp, so the
+    next build reads it again."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return FileStamp(info.st_size, info.st_mtime_ns) if stat.S_ISREG(info.st_mode) else None
+
+
+def load_corpus(
+    corpus_dir: Path | str, max_file_mb: float = MAX_FILE_MB, known: dict[str, KnownFile] | None = None
+) -> Corpus:
+    """Every article of the folder; each file that cannot be one is in `skipped` with the reason.
+
+    `known` (a build on an index) names files read before: one whose stamp is unchanged is not read again
+    and gives its recorded article, without text. At 100,000 articles reading every file took ~58 s of a
+    10-article update; comparing stamps takes a few seconds."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.exists():
         raise CorpusError(f"corpus folder {corpus_dir} does not exist")
@@ -543,18 +584,28 @@ def load_corpus(corpus_dir: Path | str, max_file_mb: float = MAX_FILE_MB) -> Cor
     corpus = Corpus()
     kept_by_body: dict[str, str] = {}
     max_bytes = int(max_file_mb * 1e6)
+    known = known or {}
     for article_id, path in iter_files(corpus_dir, corpus.skipped):
         if Path(article_id).name.startswith("."):
             corpus.skipped.append(Skipped(article_id, "hidden file"))
             continue
-        try:
-            items = parse_file(article_id, read_limited(path, max_bytes))
-        except _Unreadable as reason:
-            corpus.skipped.append(Skipped(article_id, str(reason)))
-            continue
-        except Exception as error:  # noqa: BLE001 - one bad file must not stop the corpus
-            corpus.skipped.append(Skipped(article_id, f"cannot read ({_error_text(error)})"))
-            continue
+        stamp = _stamp(path)
+        record = known.get(article_id)
+        if record is not None and stamp is not None and stamp == record.stamp and stamp.size <= max_bytes:
+            items: list[Article | Skipped] = [record.article]
+            corpus.not_read += 1
+        else:
+            try:
+                items = parse_file(article_id, read_limited(path, max_bytes))
+            except _Unreadable as reason:
+                corpus.skipped.append(Skipped(article_id, str(reason)))
+                continue
+            except Exception as error:  # noqa: BLE001 - one bad file must not stop the corpus
+                corpus.skipped.append(Skipped(article_id, f"cannot read ({_error_text(error)})"))
+                continue
+        one_article = len(items) == 1 and isinstance(items[0], Article) and items[0].article_id == article_id
+        if stamp is not None and one_article:
+            corpus.stamps[article_id] = stamp
         for item in items:
             if isinstance(item, Skipped):
                 corpus.skipped.append(item)

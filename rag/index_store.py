@@ -84,7 +84,7 @@ import faiss
 import numpy as np
 
 from rag import vector_index
-from rag.articles import MAX_FILE_MB, Article, Skipped, load_corpus
+from rag.articles import MAX_FILE_MB, Article, FileStamp, KnownFile, Skipped, load_corpus
 from rag.chunk_store import (
     PUBLISHED,
     SENTENCE_OFFSETS,
@@ -526,6 +526,7 @@ class BuildReport:
     seconds: float = 0.0
     full_rebuild_reason: str | None = None
     wrote: bool = False
+    not_read: int = 0  # files passed over unread: size and modification time as the index recorded them
 
     def summary(self) -> str:
         lines = [
@@ -537,6 +538,8 @@ class BuildReport:
         ]
         if self.full_rebuild_reason:
             lines.insert(0, f"full rebuild: {self.full_rebuild_reason}")
+        if self.not_read:
+            lines.append(f"files not read again (size and modification time unchanged): {self.not_read}")
         for item in self.skipped:
             lines.append(f"skipped {item.path}: {item.reason}")
         for duplicate, kept in self.duplicates.items():
@@ -578,15 +581,48 @@ def _incompatibility(
     return embedder_difference(previous.manifest["embedder"], load())
 
 
-def _article_meta(article: Article, chunk_count: int) -> dict:
-    return {
+def _article_meta(article: Article, chunk_count: int, stamp: FileStamp | None) -> dict:
+    meta: dict[str, object] = {
         "hash": article.file_hash,
         "title": article.title,
         "source": article.source,
         "published": article.published,
         "url": article.url,
         "chunks": chunk_count,
+        "body": article.body_hash,
     }
+    if stamp is not None:
+        meta["stamp"] = [stamp.size, stamp.mtime_ns]
+    return meta
+
+
+# A file changed within this long before a scan may have changed again in the same tick of the file
+# system's clock after it was read (git's "racily clean" entries): its stamp is not trusted.
+RACY_NS = 2_000_000_000
+
+
+def _known_files(previous: Index | None, corpus_dir: Path) -> dict[str, KnownFile]:
+    """The one-article files the previous build read from this corpus folder, with their stamps: the files
+    a build need not read again while their size and modification time are unchanged."""
+    if previous is None or previous.manifest.get("corpus") != str(corpus_dir.resolve()):
+        return {}
+    trusted_before = previous.manifest.get("scanned_ns", 0) - RACY_NS
+    known = {}
+    for article_id, meta in previous.manifest["articles"].items():
+        stamp, body = meta.get("stamp"), meta.get("body")
+        if stamp and body and stamp[1] < trusted_before:
+            article = Article(
+                article_id,
+                meta["title"],
+                "",
+                meta["source"],
+                meta["published"],
+                meta["url"],
+                meta["hash"],
+                recorded_body_hash=body,
+            )
+            known[article_id] = KnownFile(FileStamp(stamp[0], stamp[1]), article)
+    return known
 
 
 def _step(name: str) -> None:
@@ -862,20 +898,23 @@ def build_index(
     # The corpus is read under the lock: a build that started earlier must not write an index of a corpus
     # that a later build (an upload) has changed since.
     with _build_lock(index_dir):
-        corpus = load_corpus(corpus_dir, max_file_mb=max_file_mb)
-        report = BuildReport(skipped=corpus.skipped, duplicates=corpus.duplicates)
+        _remove_stale_generations(index_dir)
+        previous, unusable = _previous(index_dir)
+        full_rebuild_reason = unusable or (_incompatibility(previous, name, params, load) if previous else None)
+        if full_rebuild_reason:
+            previous = None  # every article is read and embedded again
+        scanned_ns = time.time_ns()
+        corpus = load_corpus(corpus_dir, max_file_mb=max_file_mb, known=_known_files(previous, corpus_dir))
         if not corpus.articles:
             raise ValueError(
                 f"no readable articles in {corpus_dir}"
                 + (f" ({len(corpus.skipped)} files skipped)" if corpus.skipped else " (the folder is empty)")
                 + "; the existing index, if any, is left as it was"
             )
-        _remove_stale_generations(index_dir)
-        previous, unusable = _previous(index_dir)
-        report.full_rebuild_reason = unusable or (_incompatibility(previous, name, params, load) if previous else None)
-        if report.full_rebuild_reason:
-            log(f"full rebuild: {report.full_rebuild_reason}")
-            previous = None
+        report = BuildReport(skipped=corpus.skipped, duplicates=corpus.duplicates, not_read=corpus.not_read)
+        report.full_rebuild_reason = full_rebuild_reason
+        if full_rebuild_reason:
+            log(f"full rebuild: {full_rebuild_reason}")
         old_articles = previous.manifest["articles"] if previous else {}
         current_ids = {a.article_id for a in corpus.articles}
         report.removed = sorted(set(old_articles) - current_ids)
@@ -954,7 +993,11 @@ def build_index(
             "corpus": str(corpus_dir.resolve()),
             "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
             "build_seconds": round(report.seconds, 2),
-            "articles": {a.article_id: _article_meta(a, per_article.get(a.article_id, 0)) for a in corpus.articles},
+            "articles": {
+                a.article_id: _article_meta(a, per_article.get(a.article_id, 0), corpus.stamps.get(a.article_id))
+                for a in corpus.articles
+            },
+            "scanned_ns": scanned_ns,
             "duplicates": corpus.duplicates,
             "skipped": {s.path: s.reason for s in corpus.skipped},
             "segments": {name: {"rows": rows[name]} for name in segments},

@@ -558,3 +558,68 @@ def test_a_load_whose_generation_is_replaced_and_removed_meanwhile_loads_the_new
 
     monkeypatch.setattr(index_store, "_load_generation", meanwhile)
     assert load_index(index).path == second and calls == [first.name, second.name]
+
+
+def _age(folder, seconds=3600):
+    """Set every file's modification time back: files written by a test are newer than the racy window."""
+    import os
+    import time
+
+    for path in folder.rglob("*"):
+        if path.is_file():
+            os.utime(path, ns=(time.time_ns(), time.time_ns() - seconds * 10**9))
+
+
+def test_files_whose_size_and_time_are_unchanged_are_not_read_again(corpus_copy, tmp_path, monkeypatch):
+    index = tmp_path / "index"
+    (corpus_copy / "b.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday. Traders cheered.")
+    _age(corpus_copy)
+    first = build_index(corpus_copy, index, show_progress=False)
+    assert first.not_read == 0 and len(first.added) == 2
+    from rag import articles
+
+    read = []
+    parse = articles.parse_file
+    monkeypatch.setattr(articles, "parse_file", lambda name, data: read.append(name) or parse(name, data))
+    (corpus_copy / "c.txt").write_text("Rates held\n\nThe bank kept rates at 2% on Tuesday.")
+    added = build_index(corpus_copy, index, show_progress=False)
+    assert read == ["c.txt"] and added.not_read == 2 and added.added == ["c.txt"]
+    assert "files not read again (size and modification time unchanged): 2" in added.summary()
+    before = load_index(index).manifest["articles"]
+
+    read.clear()
+    (corpus_copy / "b.txt").write_text("Markets slump\n\nShares fell 5% in Tokyo on Monday. Traders fretted.")
+    changed = build_index(corpus_copy, index, show_progress=False)  # same size, a new modification time
+    assert "b.txt" in read and changed.updated == ["b.txt"]
+    after = load_index(index).manifest["articles"]
+    assert after["000_34dd6e6ea37e3941.txt"] == before["000_34dd6e6ea37e3941.txt"]  # what was not read is kept
+    assert after["b.txt"]["title"] == "Markets slump"
+
+
+def test_a_file_changed_just_before_the_last_build_is_read_again(corpus_copy, tmp_path):
+    """A change in the same tick of the file system's clock as the last read leaves the stamp as it was."""
+    index = tmp_path / "index"
+    (corpus_copy / "b.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday. Traders cheered.")
+    _age(corpus_copy)
+    (corpus_copy / "b.txt").touch()  # written in the last build's tick
+    build_index(corpus_copy, index, show_progress=False)
+    assert build_index(corpus_copy, index, show_progress=False).not_read == 1  # the seed file, not b.txt
+
+
+def test_an_unread_article_still_yields_to_an_earlier_file_of_the_same_text(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    (corpus_copy / "b.txt").write_text("Markets rally\n\nShares rose 5% in Tokyo on Monday. Traders cheered.")
+    _age(corpus_copy)
+    build_index(corpus_copy, index, show_progress=False)
+    (corpus_copy / "a.txt").write_text("Copy\n\nShares rose 5% in Tokyo on Monday.  Traders cheered.")
+    report = build_index(corpus_copy, index, show_progress=False)
+    assert report.not_read == 2 and report.duplicates == {"b.txt": "a.txt"} and report.removed == ["b.txt"]
+
+
+def test_a_full_rebuild_reads_every_file(corpus_copy, tmp_path):
+    index = tmp_path / "index"
+    _age(corpus_copy)
+    build_index(corpus_copy, index, show_progress=False)
+    report = build_index(corpus_copy, index, show_progress=False, params=ChunkingParams(max_words=90))
+    assert report.full_rebuild_reason and report.not_read == 0
+    assert all(chunk.text for chunk in load_index(index).chunks)
