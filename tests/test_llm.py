@@ -57,3 +57,24 @@ def test_missing_or_wrong_model_file_says_what_to_do(tmp_path, monkeypatch):
 def test_unknown_embedder_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match="cannot load embedder"):
         Embedder(str(tmp_path / "no-such-model"))
+
+
+@pytest.mark.embedder
+def test_an_int8_embedder_quantizes_every_linear_layer_and_stays_close_to_the_float_one(tmp_path):
+    import numpy as np
+    import torch
+
+    from rag.config import DEFAULT_EMBEDDER
+    from rag.index_store import embedder_difference, embedder_record
+
+    texts = ["Shares in the airline rose 5% on Monday.", "The minister resigned after the vote.", "Rain at last."]
+    plain, int8 = Embedder(DEFAULT_EMBEDDER), Embedder(DEFAULT_EMBEDDER + "@int8")
+    assert int8.name.endswith("@int8") and int8.dimension == plain.dimension
+    assert not any(isinstance(m, torch.nn.Linear) for m in int8.model.modules())  # all replaced by int8 ones
+    a, b = plain.encode(texts), int8.encode(texts)
+    assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-4)
+    cosines = (a * b).sum(axis=1)
+    assert cosines.min() > 0.93 and not np.allclose(a, b, atol=1e-3)  # close, yet other vectors
+    assert "embedder changed" in embedder_difference(embedder_record(plain), int8)  # never mixed in one index
+    with pytest.raises(ModelError, match="runs on the CPU"):
+        Embedder(DEFAULT_EMBEDDER + "@int8", device="meta")
