@@ -245,8 +245,9 @@ class NewsChat:
         ]
         return "", history, gr.update()
 
-    def answer(self, history: list[dict], sources: list[str], date_from: str, date_to: str):
-        """Runs in the queue, one at a time: llama.cpp is not thread-safe."""
+    def answer(self, history: list[dict], sources: list[str], date_from: str, date_to: str, briefing: bool = False):
+        """Runs in the queue, one at a time: llama.cpp is not thread-safe. `briefing`: the toggle that asks
+        for a briefing (rag.briefing) whatever the question."""
         if not (history and _message_text(history[-1]).startswith(PLACEHOLDERS)):
             yield history, gr.update()  # an empty Ask: nothing was queued, nothing to answer
             return
@@ -261,7 +262,7 @@ class NewsChat:
             draft, looks = "", 0
             with self.reading:  # the index (and the model) stay the same until this answer is done
                 self.indexer.take_new_index()  # an index built since the last answer is used from this one
-                for event in self.pipeline.stream(question, filters=filters, history=past):
+                for event in self.pipeline.stream(question, filters=filters, history=past, briefing=bool(briefing)):
                     if isinstance(event, Retrieved):
                         draft, looks = "", looks + 1  # a refusal written out in words may have streamed
                         note = f"Searched for: {event.searched}" if event.searched != question else ""
@@ -394,7 +395,14 @@ class NewsChat:
                             autofocus=True,
                         )
                         send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-                    new_chat = gr.Button("New chat", elem_id="new-chat", size="sm")
+                    with gr.Row():
+                        briefing = gr.Checkbox(
+                            label="Briefing: the story across articles, in dated bullets (also chosen by "
+                            '"what happened to…", "summarize…", "latest on…")',
+                            value=False,
+                            elem_id="briefing",
+                        )
+                        new_chat = gr.Button("New chat", elem_id="new-chat", size="sm")
                     gr.Examples(example_questions(self.pipeline), inputs=box, label="Try")
                 with gr.Column(scale=2):
                     sources_html = gr.HTML(render_sources(None, []), elem_id="sources")
@@ -424,7 +432,7 @@ class NewsChat:
                     api_visibility=visibility,
                 ).then(
                     self.answer,
-                    [chat, outlets, date_from, date_to],
+                    [chat, outlets, date_from, date_to, briefing],
                     [chat, sources_html],
                     concurrency_limit=1,
                     concurrency_id="model",

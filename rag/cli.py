@@ -195,6 +195,7 @@ COMMANDS = (
     ("rag.eval.evaluate", "a Q&A set through the pipeline, scored"),
     ("rag.eval.compare", "two evaluation runs paired question by question"),
     ("rag.eval.ablate", "each rule switched off alone, paired with all rules on"),
+    ("rag.eval.briefings", "a briefing set through the briefing mode: on topic, key facts, duplicates, order"),
     ("rag.eval.calibrate", "the refusal or yes/no threshold replayed from one run"),
     ("rag.eval.bench", "build, retrieval and answer times, model speed, memory; --scale N on synthetic archives"),
     ("rag.eval.synth", "a synthetic news archive of N articles from the BBC corpus, for the scale benchmark"),

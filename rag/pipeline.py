@@ -12,7 +12,10 @@
 
 Every step beyond plain retrieval and reading is a named rule (rag.rules) that can be switched off.
 Questions about the collection itself ("how many articles mention X?") are counted from the index
-instead (rag.collection): no passage-reading model can count articles.
+instead (rag.collection): no passage-reading model can count articles. Questions asking for the story
+("what happened to X?", "summarize", "latest on"), or any question with `briefing=True` (the chat's
+toggle), get a briefing across articles instead (rag.briefing): dated bullets, one fact each, cited to
+every article stating it.
 
 `Pipeline.stream` yields the evidence as soon as retrieval is done, then the model's tokens, then the
 checked answer; `Pipeline.answer` is the same without streaming. The chat, `rag.ask` and
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.answer_type import is_yes_no
+from rag.briefing import Briefing, brief, is_briefing
 from rag.chat_model import ChatModel
 from rag.cite import CheckedSentence, Citation, check_answer, markers_of
 from rag.collection import find_mentions, mentioned_term, mentions_answer, referent, refers_back
@@ -83,6 +87,7 @@ class Answer:
     yes_p: float | None = None  # of "Yes" against "No" for a yes/no question, in the last read (RefusalGate)
     best_alone: bool = False  # answered from the best passage alone (step 1)
     looked_further: bool = False  # the second read took in the passages after the best top_k ("second_look")
+    briefing: Briefing | None = None  # the answer is a briefing (rag.briefing): its bullets and their facts
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -203,12 +208,14 @@ class Pipeline:
         question: str,
         filters: Filters | None = None,
         history: list[tuple[str, str]] | None = None,
+        briefing: bool = False,
     ) -> Iterator[Retrieved | Token | Redraft | Done]:
         """Events: Retrieved (evidence, before generation), Token (streamed text), Redraft (streamed text
         withdrawn), Done (checked answer).
 
         `history` holds earlier (question, answer) pairs; a follow-up is rewritten into a standalone
-        question before retrieval, and that question is what the model answers.
+        question before retrieval, and that question is what the model answers. `briefing` answers with a
+        briefing whatever the question asks (rag.briefing); without it, a question asking for the story does.
         """
         started = time.perf_counter()
         question = validate_question(question)
@@ -221,6 +228,9 @@ class Pipeline:
             term = mentioned_term(searched)
         if term is not None:
             yield from self._count_mentions(question, searched, term, filters, started)
+            return
+        if briefing or is_briefing(searched):
+            yield from self._brief(question, searched, filters, started)
             return
         on = self.settings.on
         passages = self.retriever.search(searched, k=2 * self.settings.top_k, filters=filters)
@@ -327,6 +337,35 @@ class Pipeline:
             )
         )
 
+    def _brief(
+        self, question: str, searched: str, filters: Filters | None, started: float
+    ) -> Iterator[Retrieved | Token | Done]:
+        """A briefing: its sources once gathered, then its bullets one by one (each a quoted sentence, so it
+        stands in the passage it cites by construction)."""
+        briefing = brief(self.retriever, searched, filters)
+        timings = {"retrieval_s": time.perf_counter() - started}
+        yield Retrieved(searched, briefing.evidence)
+        answer = Answer(question, searched, ABSTAIN_TEXT, abstained=True, evidence=briefing.evidence)
+        answer.briefing = briefing
+        if not briefing.bullets:
+            answer.text = f"{ABSTAIN_TEXT} None of the articles found is about {briefing.topic}."
+        else:
+            numbers = {e.number: e for e in briefing.evidence}
+            for n, line in enumerate(briefing.text.splitlines()):
+                if n == 0:
+                    timings["first_token_s"] = time.perf_counter() - started
+                yield Token(("\n" if n else "") + line)
+            answer.text, answer.abstained = briefing.text, False
+            for bullet in briefing.bullets:
+                answer.sentences.append(CheckedSentence(bullet.text, bullet.markers, supported=True))
+                for statement, marker in zip(bullet.fact.statements, bullet.markers, strict=True):
+                    start, end = statement.span
+                    answer.citations.append(Citation(marker, numbers[marker], statement.text, start, end))
+        timings.setdefault("first_token_s", time.perf_counter() - started)
+        timings["total_s"] = time.perf_counter() - started
+        answer.timings = timings
+        yield Done(answer)
+
     def _finish(self, answer: Answer, evidence: list[Evidence]) -> None:
         if not answer.raw or is_not_found(answer.raw):
             return
@@ -350,9 +389,13 @@ class Pipeline:
         answer.abstained = False
 
     def answer(
-        self, question: str, filters: Filters | None = None, history: list[tuple[str, str]] | None = None
+        self,
+        question: str,
+        filters: Filters | None = None,
+        history: list[tuple[str, str]] | None = None,
+        briefing: bool = False,
     ) -> Answer:
-        for event in self.stream(question, filters, history):
+        for event in self.stream(question, filters, history, briefing):
             if isinstance(event, Done):
                 return event.answer
         raise RuntimeError("the pipeline ended without an answer")

@@ -106,7 +106,7 @@ def _chat_over(events: list) -> list[tuple[str, object]]:
     answer = _answer(ANSWER_TEXT, [FURTHER], question=QUESTION)
 
     class ScriptedPipeline:
-        def stream(self, question, filters=None, history=None):
+        def stream(self, question, filters=None, history=None, briefing=False):
             yield from events
             yield Done(answer)
 
@@ -147,7 +147,7 @@ def test_a_refusal_written_out_does_not_stay_in_front_of_the_second_look():
 
 def _chat_failing_with(error: Exception, date_from: str = "") -> str:
     class FailingPipeline:
-        def stream(self, question, filters=None, history=None):
+        def stream(self, question, filters=None, history=None, briefing=False):
             raise error
             yield  # a generator, as Pipeline.stream
 

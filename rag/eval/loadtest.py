@@ -385,7 +385,7 @@ class User:
         turn = Turn(self.name, number, question.text)
         sent = time.monotonic()
         _, history, _ = self.client.predict(question.text, self.history, api_name="/add_question")
-        job = self.client.submit(history, [], "", "", api_name="/answer")
+        job = self.client.submit(history, [], "", "", False, api_name="/answer")
         started = None
         while not job.done():
             if started is None and job.outputs():

@@ -1,0 +1,306 @@
+"""Briefings: "what happened to X?" answered across articles, one fact a bullet, in date order, every bullet cited.
+
+A question asking for the story rather than one fact ("what happened to", "summarize", "overview",
+"background on", "latest on", "timeline of", "how did X develop"), or any question with the chat's briefing
+toggle on, is answered here instead of by the one-passage reading steps (rag.pipeline):
+
+1. topic: the question without its briefing words ("What happened to Yukos?" -> "Yukos");
+2. gather: a wide search for the topic (dozens of passages, the outlet and date filters applied), and from
+   them the sentences about it: a sentence must hold the topic's rarest term or most of its terms' weight,
+   so a passage that merely shares a word gives nothing;
+3. group: sentences stating the same fact (near-duplicates across articles and outlets, wire copies re-run)
+   become one fact with all its sources; a group whose sources give different numbers is a disagreement;
+4. choose and order: the best-supported facts (relevance, plus more sources), at most MAX_BULLETS, in order of
+   publication (newest last; newest first for "latest" questions, which also say how recent the newest is);
+5. write: each bullet is its source sentence quoted, dated and cited [n] to every article stating it, or for
+   a disagreement each source's sentence with its outlet. A quoted sentence stands in its passage by
+   construction; a bullet written by the model is checked by rag.cite like any answer sentence and falls
+   back to the quote when it fails.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from rag.chunking import Chunk
+from rag.generate import Evidence
+from rag.keywords import bm25_terms
+from rag.retrieve import Filters, Retriever
+from rag.text import numbers_in
+
+MAX_BULLETS = 6
+MIN_BULLETS = 3
+PASSAGES = 40  # passages searched: a story spreads over many articles
+SENTENCES_PER_ARTICLE = 3  # an article gives at most this many facts, so one long article cannot fill a briefing
+SAME_FACT = 0.82  # cosine of two sentences' vectors above which they state the same fact
+TOPIC_SHARE = 0.6  # share of the topic's term weight a sentence must hold when it lacks the rarest term
+LEDE_BONUS = 0.1  # an article's first sentence states its news: it outranks a later one as close to the topic
+REDUNDANCY = 0.5  # how much a fact's likeness to one chosen already counts against it (maximal marginal relevance)
+
+# What makes a question a request for a briefing, and the words that frame it rather than name the topic.
+BRIEFING_QUESTION = re.compile(
+    r"\b(?:what(?:'s|’s| has| had)?\s+(?:has\s+)?happen(?:ed|ing)\b"
+    r"|summari[sz]e|summary|sum up|recap|overview|briefing|rundown|background"
+    r"|timeline|chronology|the story (?:of|so far)"
+    r"|(?:the\s+)?latest\s+(?:on|about|in|with|news)"
+    r"|what(?:'s|’s| is)\s+the\s+latest"
+    r"|how\s+(?:did|has|have)\b.+\b"
+    r"(?:develop(?:ed)?|unfold(?:ed)?|evolve[d]?|progress(?:ed)?|play(?:ed)? out|come about|fare[d]?)"
+    r"|what\s+do(?:es)?\s+(?:the\s+)?(?:articles?|archive|coverage|reports?)\s+say\s+about)\b",
+    re.IGNORECASE,
+)
+FRAMING = re.compile(
+    r"\b(?:what(?:'s|’s)?|has|had|happen(?:ed|ing)?|to|with|at|in|of|on|about|over|the|a|an|me|give|please|can|"
+    r"could|you|summari[sz]e|summary|sum|up|recap|overview|briefing|rundown|background|timeline|chronology|"
+    r"story|so|far|latest|news|how|did|does|do|develop(?:ed)?|unfold(?:ed)?|evolved?|progress(?:ed)?|play(?:ed)?|out|"
+    r"come|fared?|during|articles?|archive|"
+    r"coverage|reports?|say|says|is|are|was|were|tell|everything|brief|and|its|their)\b",
+    re.IGNORECASE,
+)
+NAME = re.compile(r"\b[A-Z][\w'’-]*")
+YEAR = re.compile(r"(?:19|20)\d\d")
+LATEST = re.compile(r"\b(?:latest|newest|most recent|so far|now|currently)\b", re.IGNORECASE)
+
+
+def is_briefing(question: str) -> bool:
+    """Does the question ask for the story (several facts across articles) rather than one fact?"""
+    return bool(BRIEFING_QUESTION.search(question))
+
+
+def topic_of(question: str) -> str:
+    """The question without its framing words: what to search for and what every bullet must be about."""
+    topic = " ".join(FRAMING.sub(" ", re.sub(r"[?!.]", " ", question)).split())
+    return topic or question
+
+
+def wants_latest(question: str) -> bool:
+    return bool(LATEST.search(question))
+
+
+@dataclass(eq=False)
+class Statement:
+    """One sentence of one article about the topic."""
+
+    chunk: Chunk
+    span: tuple[int, int]  # offsets of the sentence in the article body
+    text: str
+    score: float  # its match to the topic
+    vector: np.ndarray | None = None
+
+    @property
+    def article_id(self) -> str:
+        return self.chunk.article_id
+
+    @property
+    def published(self) -> str | None:
+        return self.chunk.published
+
+
+@dataclass
+class Fact:
+    """Statements of one fact, each from another article, best first."""
+
+    statements: list[Statement]
+
+    @property
+    def score(self) -> float:
+        return self.statements[0].score + 0.05 * (len(self.statements) - 1)
+
+    @property
+    def published(self) -> str | None:
+        """When it was first reported: the earliest publication date among its sources."""
+        dates = [s.published for s in self.statements if s.published]
+        return min(dates) if dates else None
+
+    def conflict(self) -> tuple[Statement, Statement] | None:
+        """Two of its sources that give different figures: each has a number the other lacks (one giving a
+        number the other leaves out, or a year, is no disagreement)."""
+        figures = [{n for n in numbers_in(s.text) if not YEAR.fullmatch(n)} for s in self.statements]
+        for i, a in enumerate(figures):
+            for j in range(i + 1, len(figures)):
+                if a - figures[j] and figures[j] - a:
+                    return self.statements[i], self.statements[j]
+        return None
+
+
+@dataclass
+class Bullet:
+    text: str  # as shown: date, the fact, its markers
+    fact: Fact
+    markers: list[int]
+    quoted: bool = True  # the source sentence itself (False: the model's condensation, checked)
+
+
+@dataclass
+class Briefing:
+    topic: str
+    bullets: list[Bullet] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)  # one passage an article, numbered as cited
+    latest: bool = False
+    as_of: str | None = None  # the newest source's date, for "latest" questions
+
+    @property
+    def text(self) -> str:
+        lines = [f"As of {display_date(self.as_of)}:"] if self.latest and self.as_of else []
+        return "\n".join(lines + [f"- {b.text}" for b in self.bullets])
+
+
+def display_date(value: str | None) -> str:
+    """'2025-12-03' -> '3 Dec 2025' (a partial or unreadable date as it is)."""
+    if not value:
+        return ""
+    try:
+        day = date.fromisoformat(value[:10])
+    except ValueError:
+        return value
+    return f"{day.day} {day.strftime('%b %Y')}"
+
+
+def _terms(text: str) -> set[str]:
+    return set(bm25_terms([text])[0])
+
+
+def gather(retriever: Retriever, topic: str, filters: Filters | None = None) -> list[Statement]:
+    """The sentences about the topic in the passages a wide search finds, best first, at most
+    SENTENCES_PER_ARTICLE an article. A sentence is about the topic when it holds the topic's rarest term or
+    most of its terms' weight; it is scored by its likeness to the topic, the share of the topic's terms it
+    holds, and whether it leads its article."""
+    passages = retriever.search(topic, k=PASSAGES, filters=filters)
+    terms = retriever.terms.terms(topic)
+    if not passages or not terms:
+        return []
+    weights = {t: retriever.terms.weight(t) for t in terms}
+    # The topic's pin: its rarest name when it names one ("Sideways", not "fare"), else its rarest term.
+    names = [t for t in _terms(" ".join(NAME.findall(topic))) if t in weights]
+    rarest, total = max(names or weights, key=lambda t: weights[t]), sum(weights.values())
+
+    def about(text: str) -> float | None:
+        held = _terms(text)
+        share = sum(w for t, w in weights.items() if t in held) / total
+        return share if rarest in held or share >= TOPIC_SHARE else None
+
+    query = retriever.embedder.encode([topic])[0]
+    found: list[Statement] = []
+    seen: set[tuple[str, tuple[int, int]]] = set()
+    for passage in passages:
+        chunk = passage.chunk
+        for span, text in zip(chunk.sentences, chunk.sentence_texts(), strict=True):
+            if (chunk.article_id, span) in seen:
+                continue  # overlapping chunks hold the same sentence
+            seen.add((chunk.article_id, span))
+            share = about(text)
+            if share is not None:
+                found.append(Statement(chunk, span, text, 0.5 * share))
+    if not found:
+        return []
+    vectors = retriever.embedder.encode([s.text for s in found])
+    for statement, vector in zip(found, vectors, strict=True):
+        statement.vector = vector
+        lede = statement.chunk.start == 0 and statement.span == statement.chunk.sentences[0]
+        statement.score = float(vector @ query) + statement.score + (LEDE_BONUS if lede else 0.0)
+    found.sort(key=lambda s: -s.score)
+    per_article: dict[str, int] = {}
+    kept = []
+    for statement in found:
+        if per_article.get(statement.article_id, 0) < SENTENCES_PER_ARTICLE:
+            per_article[statement.article_id] = per_article.get(statement.article_id, 0) + 1
+            kept.append(statement)
+    return kept
+
+
+def group(statements: list[Statement]) -> list[Fact]:
+    """Statements of the same fact together (each joins the first fact it is close enough to), best first; a
+    fact holds one statement per article."""
+    facts: list[Fact] = []
+    for statement in statements:
+        for fact in facts:
+            if statement.article_id in {s.article_id for s in fact.statements}:
+                continue
+            if _same_fact(statement, fact.statements[0]):  # its first statement: a chain of near ones drifts
+                fact.statements.append(statement)
+                break
+        else:
+            facts.append(Fact([statement]))
+    return sorted(facts, key=lambda f: -f.score)
+
+
+def _same_fact(a: Statement, b: Statement) -> bool:
+    if a.vector is not None and b.vector is not None and float(a.vector @ b.vector) >= SAME_FACT:
+        return True
+    words_a, words_b = _terms(a.text), _terms(b.text)
+    return bool(words_a and words_b) and len(words_a & words_b) / len(words_a | words_b) >= 0.6
+
+
+def choose(facts: list[Fact], latest: bool) -> list[Fact]:
+    """The best facts, each chosen for its score less its likeness to those chosen before it (so the
+    briefing covers the story, not one fact in six wordings), then put in the order of their first report
+    (newest first for "latest"); undated facts after the dated ones, best first."""
+    chosen: list[Fact] = []
+    left = list(facts)
+    while left and len(chosen) < MAX_BULLETS:
+
+        def worth(fact: Fact) -> float:
+            vector = fact.statements[0].vector
+            likeness = [float(vector @ c.statements[0].vector) for c in chosen if vector is not None]
+            return fact.score - REDUNDANCY * max(likeness, default=0.0)
+
+        best = max(left, key=worth)
+        chosen.append(best)
+        left.remove(best)
+    dated = sorted((f for f in chosen if f.published), key=lambda f: f.published or "", reverse=latest)
+    return dated + [f for f in chosen if not f.published]
+
+
+def _outlet(chunk: Chunk) -> str:
+    return chunk.source or f'"{chunk.title}"'
+
+
+def write(facts: list[Fact], latest: bool, topic: str) -> Briefing:
+    """Bullets quoting their sources, and the passages they cite (one per article, numbered in order)."""
+    briefing = Briefing(topic, latest=latest)
+    numbers: dict[str, Evidence] = {}
+
+    def number(statement: Statement) -> int:
+        evidence = numbers.get(statement.article_id)
+        if evidence is None:
+            chunk = statement.chunk
+            evidence = Evidence(
+                len(numbers) + 1, chunk, statement.span[0], statement.span[1], [statement.span], statement.score, 0.0
+            )
+            numbers[statement.article_id] = evidence
+        elif statement.span not in evidence.sentences:
+            evidence.sentences = sorted([*evidence.sentences, statement.span])
+            evidence.start = min(evidence.start, statement.span[0])
+            evidence.end = max(evidence.end, statement.span[1])
+        return evidence.number
+
+    for fact in facts:
+        markers = [number(s) for s in fact.statements]
+        when = display_date(fact.published)
+        prefix = f"{when} - " if when else ""
+        conflict = fact.conflict()
+        if conflict:
+            parts = [f'{_outlet(s.chunk)} [{markers[fact.statements.index(s)]}]: "{s.text}"' for s in conflict]
+            others = "".join(
+                f"[{m}]" for s, m in zip(fact.statements, markers, strict=True) if all(s is not c for c in conflict)
+            )
+            text = f"{prefix}Sources differ: " + "; ".join(parts) + (f" (also {others})" if others else "")
+        else:
+            text = f'{prefix}"{fact.statements[0].text}" ' + "".join(f"[{m}]" for m in markers)
+        briefing.bullets.append(Bullet(text, fact, markers))
+    briefing.evidence = sorted(numbers.values(), key=lambda e: e.number)
+    dates = [s.published for f in facts for s in f.statements if s.published]
+    briefing.as_of = max(dates) if dates else None
+    return briefing
+
+
+def brief(retriever: Retriever, question: str, filters: Filters | None = None) -> Briefing:
+    """The briefing for a question (no bullets when nothing in the archive is about its topic)."""
+    topic = topic_of(question)
+    latest = wants_latest(question)
+    facts = group(gather(retriever, topic, filters))
+    return write(choose(facts, latest), latest, topic)

@@ -1,0 +1,133 @@
+"""`python -m rag.eval.briefings --briefings eval/briefings.jsonl`: how good the briefings are.
+
+Per topic of the set (eval/briefings.jsonl: a question, the articles about the topic, 3-5 key facts with
+the strings a bullet stating them contains), the briefing the chat would give, measured:
+- on topic: share of bullets citing at least one of the topic's articles;
+- supported: share of bullets that stand in their sources (a quoted sentence does by construction; a
+  bullet the model wrote passed rag.cite's check);
+- key-fact recall: share of the key facts some bullet states (holds one of the fact's strings);
+- duplicates: pairs of bullets sharing most of their content words (Jaccard >= 0.5);
+- order errors: neighbouring dated bullets out of date order (newest last; newest first for "latest");
+- time to the first bullet and to the last, through `Pipeline.stream` as the chat gets them (with the
+  toggle on, so each topic is briefed whatever its wording; the wording's own choice is tested apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from rag.briefing import Briefing
+from rag.eval.metrics import is_held_out
+from rag.pipeline import Done, Pipeline, Token
+from rag.text import content_words
+
+
+def normalized(text: str) -> str:
+    return " ".join(re.sub(r"[^\w%£$€.]+", " ", text.lower()).split())
+
+
+def states(bullet: str, answers: list[str]) -> bool:
+    """Does the bullet hold one of the fact's strings (case and punctuation ignored)?"""
+    text = f" {normalized(bullet)} "
+    return any(f" {normalized(a)} " in text or (len(normalized(a)) > 4 and normalized(a) in text) for a in answers)
+
+
+def score_topic(item: dict, briefing: Briefing, duplicates: dict[str, str]) -> dict:
+    """The measures of one topic's briefing (see the module's docstring)."""
+    about = {duplicates.get(a, a) for a in item["articles"]}
+    bullets = briefing.bullets
+    cited = [{e.chunk.article_id for e in briefing.evidence if e.number in b.markers} for b in bullets]
+    on_topic = [bool(c & about) for c in cited]
+    stated = [[i for i, b in enumerate(bullets) if states(b.text, fact["answers"])] for fact in item["key_facts"]]
+    same_fact = set()
+    for i in range(len(bullets)):
+        for j in range(i + 1, len(bullets)):
+            a, b = content_words(bullets[i].text), content_words(bullets[j].text)
+            if a and b and len(a & b) / len(a | b) >= 0.5:
+                same_fact.add((i, j))
+    dates = [b.fact.published for b in bullets if b.fact.published]
+    pairs = list(zip(dates, dates[1:], strict=False))
+    order_errors = sum(1 for a, b in pairs if (a < b if briefing.latest else a > b))
+    return {
+        "id": item["id"],
+        "bullets": len(bullets),
+        "on_topic": sum(on_topic),
+        "supported": sum(1 for b in bullets if b.quoted),
+        "facts": len(item["key_facts"]),
+        "facts_stated": sum(1 for holders in stated if holders),
+        "duplicates": len(same_fact),
+        "dated_bullets": len(dates),
+        "order_errors": order_errors,
+    }
+
+
+def summary(records: list[dict]) -> dict:
+    bullets = sum(r["bullets"] for r in records) or 1
+    facts = sum(r["facts"] for r in records) or 1
+    first = [r["first_bullet_s"] for r in records]
+    last = [r["last_bullet_s"] for r in records]
+    return {
+        "topics": len(records),
+        "bullets": sum(r["bullets"] for r in records),
+        "on_topic": round(sum(r["on_topic"] for r in records) / bullets, 3),
+        "supported": round(sum(r["supported"] for r in records) / bullets, 3),
+        "key_fact_recall": round(sum(r["facts_stated"] for r in records) / facts, 3),
+        "duplicates": sum(r["duplicates"] for r in records),
+        "order_errors": sum(r["order_errors"] for r in records),
+        "empty": sum(1 for r in records if not r["bullets"]),
+        "first_bullet_p50_s": round(statistics.median(first), 2) if first else None,
+        "last_bullet_p50_s": round(statistics.median(last), 2) if last else None,
+        "last_bullet_max_s": round(max(last), 2) if last else None,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rag.eval.briefings", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--briefings", default="eval/briefings.jsonl", help="the briefing set")
+    parser.add_argument("--index", required=True, help="an index of the set's articles (BBC, seed and eval/dated)")
+    parser.add_argument("--split", choices=["all", "dev", "heldout"], default="dev", help="(default %(default)s)")
+    parser.add_argument("--out", help="write the report as JSON here")
+    parser.add_argument("--show", action="store_true", help="print each briefing (dev topics only)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    items = [json.loads(line) for line in Path(args.briefings).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.split != "all":
+        items = [i for i in items if is_held_out(i["id"]) == (args.split == "heldout")]
+    pipeline = Pipeline(args.index)  # the model is not loaded: a briefing does not ask it
+    duplicates = pipeline.index.manifest.get("duplicates", {})
+    records = []
+    for item in items:
+        started, first, briefing = time.perf_counter(), None, None
+        for event in pipeline.stream(item["question"], briefing=True):  # as the chat streams it
+            if isinstance(event, Token) and first is None:
+                first = time.perf_counter() - started
+            elif isinstance(event, Done):
+                briefing = event.answer.briefing
+        last = time.perf_counter() - started
+        if briefing is None:
+            raise RuntimeError(f"{item['id']}: the pipeline answered without a briefing")
+        record = score_topic(item, briefing, duplicates)
+        record.update(first_bullet_s=round(first or last, 2), last_bullet_s=round(last, 2))
+        records.append(record)
+        if args.show and not is_held_out(item["id"]):
+            print(f"\n## {item['id']} {item['question']}  [{briefing.topic}]\n{briefing.text}")
+            print({k: v for k, v in record.items() if k != "id"})
+    report = {"summary": summary(records), "per_topic": records}
+    print(json.dumps(report["summary"], indent=1))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

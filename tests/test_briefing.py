@@ -1,0 +1,121 @@
+"""Briefings (rag.briefing) over hand-made dated articles from several outlets, with real FAISS and BM25 and
+the hashing stand-in embedder: the mode chosen from the question or the toggle, one fact from two outlets
+grouped, date order, a disagreement shown with both sources, nothing invented."""
+
+import pytest
+from fakes import HashingEmbedder, ScriptedModel, write_corpus
+
+from rag.briefing import brief, display_date, is_briefing, topic_of
+from rag.index_store import build_index, load_index
+from rag.pipeline import Pipeline
+from rag.retrieve import Retriever
+
+ARTICLES = {
+    "strike-1.txt": "Dockers strike at Port Varn\nPublished: 2025-03-03\nSource: Coastal Wire\n\n"
+    "About 3,200 dockers at Port Varn walked out on Monday over pay. "
+    "Union leader Mara Olsen said the Port Varn dockers wanted a 9% rise.",
+    "strike-2.txt": "Port Varn strike enters second week\nPublished: 2025-03-10\nSource: Metro Daily\n\n"
+    "About 4,800 dockers at Port Varn walked out on Monday over pay. "
+    "Talks at Port Varn between the union and the port owners failed on Sunday night.",
+    "strike-3.txt": "Port Varn strike over\nPublished: 2025-03-20\nSource: Valley Post\n\n"
+    "The Port Varn strike ended on Thursday after the dockers accepted a 7% pay rise from the owners.",
+    "strike-4.txt": "Deal ends Port Varn walkout\nPublished: 2025-03-21\nSource: Coastal Wire\n\n"
+    "The Port Varn strike ended on Thursday after dockers accepted a 7% pay rise from the owners.",
+    "bakery.txt": "New bakery opens in Eastbrook\nPublished: 2025-03-05\nSource: Metro Daily\n\n"
+    "A family bakery opened on the high street of Eastbrook on Saturday, selling rye bread and cakes.",
+}
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("briefing")
+    corpus = write_corpus(folder, ARTICLES)
+    build_index(corpus, folder / "index", embedder=HashingEmbedder(), show_progress=False)
+    return folder / "index"
+
+
+@pytest.fixture(scope="module")
+def retriever(index):
+    return Retriever(load_index(index), HashingEmbedder())
+
+
+def cited_articles(briefing, bullet):
+    return {e.chunk.article_id for e in briefing.evidence if e.number in bullet.markers}
+
+
+@pytest.mark.parametrize(
+    "question, briefing",
+    [
+        ("What happened to the Port Varn strike?", True),
+        ("Summarize what the articles say about the Port Varn strike", True),
+        ("What's the latest on the Port Varn strike?", True),
+        ("Give me a timeline of the Port Varn strike", True),
+        ("How did the Port Varn strike develop?", True),
+        ("Background on the dockers' pay dispute", True),
+        ("How many dockers walked out at Port Varn?", False),
+        ("Who leads the dockers' union?", False),
+        ("Did the dockers accept a pay rise?", False),
+    ],
+)
+def test_the_mode_is_chosen_from_the_question(question, briefing):
+    assert is_briefing(question) is briefing
+
+
+def test_the_topic_is_the_question_without_its_framing_words():
+    assert topic_of("What happened to the Port Varn strike?") == "Port Varn strike"
+    assert topic_of("Give me a timeline of the Port Varn strike") == "Port Varn strike"
+    assert display_date("2025-03-03") == "3 Mar 2025" and display_date(None) == ""
+
+
+def test_one_fact_from_two_outlets_is_one_bullet_citing_both(retriever):
+    briefing = brief(retriever, "What happened to the Port Varn strike?")
+    ended = [b for b in briefing.bullets if "ended on Thursday" in b.text]
+    assert len(ended) == 1, briefing.text
+    assert cited_articles(briefing, ended[0]) == {"strike-3.txt", "strike-4.txt"}
+    assert ended[0].text.startswith("20 Mar 2025 - ")  # dated by its first report
+
+
+def test_bullets_are_dated_in_order_newest_last_and_latest_first_with_as_of(retriever):
+    briefing = brief(retriever, "Give me a timeline of the Port Varn strike")
+    dates = [b.fact.published for b in briefing.bullets]
+    assert len(briefing.bullets) >= 3 and dates == sorted(dates), briefing.text
+    latest = brief(retriever, "What's the latest on the Port Varn strike?")
+    dates = [b.fact.published for b in latest.bullets]
+    assert dates == sorted(dates, reverse=True) and latest.as_of == "2025-03-21"
+    assert latest.text.startswith("As of 21 Mar 2025:")
+
+
+def test_two_outlets_giving_different_figures_are_shown_with_both_citations(retriever):
+    briefing = brief(retriever, "What happened to the Port Varn strike?")
+    differ = [b for b in briefing.bullets if b.text.split(" - ")[-1].startswith("Sources differ")]
+    assert len(differ) == 1, briefing.text
+    text = differ[0].text
+    assert "Coastal Wire [" in text and "Metro Daily [" in text and "3,200" in text and "4,800" in text
+    assert cited_articles(briefing, differ[0]) == {"strike-1.txt", "strike-2.txt"}
+
+
+def test_every_bullet_quotes_a_sentence_of_an_article_about_the_topic(retriever):
+    briefing = brief(retriever, "Summarize the Port Varn strike")
+    assert briefing.bullets
+    for bullet in briefing.bullets:
+        assert "bakery.txt" not in cited_articles(briefing, bullet)
+        for statement in bullet.fact.statements:  # each source's own sentence, where its offsets say
+            start, end = statement.span
+            assert ARTICLES[statement.article_id].split("\n\n", 1)[1][start:end] == statement.text
+        assert bullet.fact.statements[0].text in bullet.text  # the bullet quotes the best of them
+
+
+def test_the_pipeline_briefs_from_the_question_or_the_toggle_without_the_model(index):
+    model = ScriptedModel()  # no replies: a briefing never asks the model
+    pipeline = Pipeline(index, local_model=model, embedder=HashingEmbedder())
+    for answer in (
+        pipeline.answer("What happened to the Port Varn strike?"),
+        pipeline.answer("the Port Varn strike", briefing=True),
+    ):
+        assert not answer.abstained and answer.text.count("\n- ") >= 2
+        assert answer.sentences and all(s.supported for s in answer.sentences)
+        assert {c.evidence.chunk.article_id for c in answer.citations} >= {"strike-3.txt", "strike-4.txt"}
+        assert all(c.quote in c.evidence.chunk.text for c in answer.citations)
+    assert model.prompts == []
+    nothing = pipeline.answer("What happened to the Zanzibar ferry?")
+    assert nothing.abstained and "Zanzibar ferry" in nothing.text
