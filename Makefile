@@ -14,7 +14,7 @@ LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
   $(if $(shell grep -m1 -o avx_vnni /proc/cpuinfo 2>/dev/null),-DGGML_AVX_VNNI=ON,)
 endif
 
-.PHONY: install run test lint docs index eval eval-bbc eval-large corpus-bbc bench browsers clean peer injection loadtest
+.PHONY: install run test lint docs index eval eval-bbc eval-large eval-briefings corpus-bbc corpus-briefing bench browsers clean peer injection loadtest
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,18 @@ corpus-bbc:
 	mkdir -p corpora/news
 	ln -sfn ../../seeds/000_34dd6e6ea37e3941.txt corpora/news/000_34dd6e6ea37e3941.txt
 	ln -sfn $(abspath $(BBC)) corpora/news/bbc
+
+# The briefing set's archive: the seed, the BBC corpus and the hand-written dated articles of eval/dated.
+corpus-briefing:
+	mkdir -p corpora/briefing
+	ln -sfn ../../seeds/000_34dd6e6ea37e3941.txt corpora/briefing/000_34dd6e6ea37e3941.txt
+	ln -sfn $(abspath $(BBC)) corpora/briefing/bbc
+	ln -sfn ../../eval/dated corpora/briefing/dated
+
+# The briefing set's dev half (rag/eval/briefings.py); its sealed half is run once at the end of an issue.
+eval-briefings: install corpus-briefing
+	$(PY) -m rag.eval.briefings --briefings eval/briefings.jsonl --split dev --corpus corpora/briefing \
+	  --index corpora/index-briefing --out reports/briefings_dev.json
 
 eval-bbc: install corpus-bbc
 	@if [ -f reports/eval_bbc.json ]; then cp reports/eval_bbc.json reports/eval_bbc.prev.json; fi

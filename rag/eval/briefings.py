@@ -24,6 +24,7 @@ from pathlib import Path
 
 from rag.briefing import Briefing
 from rag.eval.metrics import is_held_out
+from rag.index_store import build_index
 from rag.pipeline import Done, Pipeline, Token
 from rag.text import content_words
 
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rag.eval.briefings", description=__doc__.split("\n\n")[0])
     parser.add_argument("--briefings", default="eval/briefings.jsonl", help="the briefing set")
     parser.add_argument("--index", required=True, help="an index of the set's articles (BBC, seed and eval/dated)")
+    parser.add_argument("--corpus", help="build (or bring up to date) the index of this folder first")
     parser.add_argument("--split", choices=["all", "dev", "heldout"], default="dev", help="(default %(default)s)")
     parser.add_argument("--out", help="write the report as JSON here")
     parser.add_argument("--show", action="store_true", help="print each briefing (dev topics only)")
@@ -102,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     items = [json.loads(line) for line in Path(args.briefings).read_text(encoding="utf-8").splitlines() if line.strip()]
     if args.split != "all":
         items = [i for i in items if is_held_out(i["id"]) == (args.split == "heldout")]
+    if args.corpus:
+        built = build_index(args.corpus, args.index, log=lambda m: print(m, file=sys.stderr))
+        print(built.summary().splitlines()[0], file=sys.stderr)
     pipeline = Pipeline(args.index)  # the model is not loaded: a briefing does not ask it
     duplicates = pipeline.index.manifest.get("duplicates", {})
     records = []
