@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", action="append", default=[], help="only this outlet (repeatable)")
     parser.add_argument("--from", dest="date_from", help="only articles published on or after YYYY-MM-DD")
     parser.add_argument("--to", dest="date_to", help="only articles published on or before YYYY-MM-DD")
+    parser.add_argument(
+        "--briefing", action="store_true", help="answer with a briefing across articles whatever the question asks"
+    )
     add_pipeline_arguments(parser)
     return parser
 
@@ -32,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pipeline = Pipeline.from_settings(settings_from(args))
         answer = None
-        for event in pipeline.stream(args.question, filters=filters):
+        for event in pipeline.stream(args.question, filters=filters, briefing=args.briefing):
             if isinstance(event, Token) and not args.json:
                 print(event.text, end="", flush=True, file=sys.stderr)
             elif isinstance(event, Redraft) and not args.json:

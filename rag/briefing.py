@@ -36,7 +36,9 @@ MAX_BULLETS = 6
 MIN_BULLETS = 3
 PASSAGES = 40  # passages searched: a story spreads over many articles
 SENTENCES_PER_ARTICLE = 3  # an article gives at most this many facts, so one long article cannot fill a briefing
-SAME_FACT = 0.82  # cosine of two sentences' vectors above which they state the same fact
+SAME_FACT = 0.9  # cosine of two sentences' vectors from which they may state the same fact (see _same_fact)
+SAME_TERMS = 0.5  # share of their terms (Jaccard) they must also have in common
+COPIED_TERMS = 0.7  # share of terms that makes them one fact whatever their vectors
 TOPIC_SHARE = 0.6  # share of the topic's term weight a sentence must hold when it lacks the rarest term
 LEDE_BONUS = 0.1  # an article's first sentence states its news: it outranks a later one as close to the topic
 REDUNDANCY = 0.5  # how much a fact's likeness to one chosen already counts against it (maximal marginal relevance)
@@ -229,10 +231,13 @@ def group(statements: list[Statement]) -> list[Fact]:
 
 
 def _same_fact(a: Statement, b: Statement) -> bool:
-    if a.vector is not None and b.vector is not None and float(a.vector @ b.vector) >= SAME_FACT:
-        return True
+    """Two sentences state one fact when they mean nearly the same and share half their terms (a wire copy,
+    the same report with another figure), or share most of their terms. Meaning alone is not enough:
+    "will launch on 12 September" and "was launched on Tuesday" are 0.92 alike for MiniLM."""
     words_a, words_b = _terms(a.text), _terms(b.text)
-    return bool(words_a and words_b) and len(words_a & words_b) / len(words_a | words_b) >= 0.6
+    shared = len(words_a & words_b) / len(words_a | words_b) if words_a and words_b else 0.0
+    alike = float(a.vector @ b.vector) if a.vector is not None and b.vector is not None else 0.0
+    return (alike >= SAME_FACT and shared >= SAME_TERMS) or shared >= COPIED_TERMS
 
 
 def choose(facts: list[Fact], latest: bool) -> list[Fact]:

@@ -119,3 +119,24 @@ def test_the_pipeline_briefs_from_the_question_or_the_toggle_without_the_model(i
     assert model.prompts == []
     nothing = pipeline.answer("What happened to the Zanzibar ferry?")
     assert nothing.abstained and "Zanzibar ferry" in nothing.text
+
+
+def test_two_sentences_alike_in_meaning_are_one_fact_only_when_they_share_their_words():
+    import numpy as np
+
+    from rag.briefing import Statement, group
+    from rag.chunking import Chunk
+
+    same = np.ones(4, dtype=np.float32) / 2  # as alike as vectors can be: only the words decide
+
+    def statement(article, text):
+        chunk = Chunk(f"{article}::0", article, "T", "Outlet", "2025-01-01", 0, len(text), text, [(0, len(text))])
+        return Statement(chunk, (0, len(text)), text, 1.0, same)
+
+    announced = statement("a.txt", "The agency will launch the Skerrow satellite on 12 September, it said on Tuesday.")
+    done = statement("b.txt", "The agency's Skerrow satellite was launched on Tuesday, four days late.")
+    assert len(group([announced, done])) == 2
+    one = statement("c.txt", "About 3,200 dockers at Port Varn walked out on Monday over pay.")
+    other = statement("d.txt", "About 4,800 dockers at Port Varn walked out on Monday over pay.")
+    [fact] = group([one, other])
+    assert fact.conflict() == (one, other)
