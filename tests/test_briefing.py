@@ -2,6 +2,8 @@
 the hashing stand-in embedder: the mode chosen from the question or the toggle, one fact from two outlets
 grouped, date order, a disagreement shown with both sources, nothing invented."""
 
+import re
+
 import pytest
 from fakes import HashingEmbedder, ScriptedModel, write_corpus
 
@@ -140,3 +142,15 @@ def test_two_sentences_alike_in_meaning_are_one_fact_only_when_they_share_their_
     other = statement("d.txt", "About 4,800 dockers at Port Varn walked out on Monday over pay.")
     [fact] = group([one, other])
     assert fact.conflict() == (one, other)
+
+
+def test_the_chat_renders_a_briefing_as_a_list_with_linked_markers(index):
+    import app
+
+    pipeline = Pipeline(index, local_model=ScriptedModel(), embedder=HashingEmbedder())
+    answer = pipeline.answer("What's the latest on the Port Varn strike?")
+    shown = app.render_answer(answer).splitlines()
+    assert app.from_text(shown[0]) == "As of 21 Mar 2025:"
+    items = [line for line in shown if line.startswith("- ")]
+    assert len(items) == len(answer.briefing.bullets) >= 2
+    assert all(re.search(r"\[\[\d+\]\]\(#src-\d+\)", item) for item in items)

@@ -48,6 +48,18 @@ kroner, paid mostly by the municipality.
 
 # An article whose title is Markdown that would link to a phishing page and load a tracking image if the
 # chat rendered it: it must show as text, link nothing and load nothing.
+# Dated reports of one story from two outlets (two of them a wire copy), for the briefing test.
+STRIKE_ARTICLES = {
+    "varn-strike-1.txt": "Dockers strike at Port Varn\nPublished: 2025-03-03\nSource: Coastal Wire\n\n"
+    "About 3,200 dockers at Port Varn walked out on Monday over pay. "
+    "Union leader Mara Olsen said the Port Varn dockers wanted a 9% rise.",
+    "varn-strike-2.txt": "Port Varn strike enters second week\nPublished: 2025-03-10\nSource: Metro Daily\n\n"
+    "Talks at Port Varn between the union and the port owners failed on Sunday night.",
+    "varn-strike-3.txt": "Port Varn strike over\nPublished: 2025-03-20\nSource: Valley Post\n\n"
+    "The Port Varn strike ended on Thursday after the dockers accepted a 7% pay rise from the owners.",
+    "varn-strike-4.txt": "Deal ends Port Varn walkout\nPublished: 2025-03-21\nSource: Coastal Wire\n\n"
+    "The Port Varn strike ended on Thursday after dockers accepted a 7% pay rise from the owners.",
+}
 HOSTILE_TITLE = "[Verify your account](https://phish.example) ![](https://t.example/p.png) Putin visit"
 HOSTILE_ID = "kazan_terminal.txt"
 HOSTILE_ARTICLE = f"""{HOSTILE_TITLE}
@@ -75,6 +87,8 @@ def corpus_dir(tmp_path_factory) -> Path:
             shutil.copy2(path, corpus / path.name)
     (corpus / "halden_museum.txt").write_text(INJECTION_ARTICLE, encoding="utf-8")
     (corpus / HOSTILE_ID).write_text(HOSTILE_ARTICLE, encoding="utf-8")
+    for name, text in STRIKE_ARTICLES.items():
+        (corpus / name).write_text(text, encoding="utf-8")
     return corpus
 
 

@@ -387,3 +387,25 @@ def test_an_article_title_written_as_links_and_images_shows_as_text_and_loads_no
     expect(page.locator("img[src*='t.example']")).to_have_count(0)
     assert not [url for url in requests if "t.example" in url or "phish.example" in url], requests
     screenshot(page, "browser_7_hostile_title.png")
+
+
+# ---------------------------------------------------------------- 8: a briefing across dated articles
+
+
+def test_a_briefing_lists_dated_facts_in_order_each_cited_to_every_outlet_stating_it(new_page):
+    page = new_page()
+    page.locator("#briefing input").check()  # the toggle: the question alone names no briefing
+    count = ask(page, "the Port Varn strike")
+    answer = wait_for_answer(page, count)
+    dates = re.findall(r"(\d{1,2} Mar 2025) - ", answer)
+    assert len(dates) >= 3, answer
+    days = [int(d.split()[0]) for d in dates]
+    assert days == sorted(days), answer  # oldest first
+    bubble = page.locator(BOT).last
+    assert bubble.locator("li").count() == len(dates)  # rendered as a list, one fact an item
+    ended = next(item for item in bubble.locator("li").all_inner_texts() if "strike ended" in item)
+    assert len(re.findall(r"\[\d+\]", ended)) == 2, ended  # the wire copy: both outlets cited
+    cited = [cited_cards(page).nth(i).get_attribute("data-article") for i in range(cited_cards(page).count())]
+    assert {"varn-strike-3.txt", "varn-strike-4.txt"} <= set(cited), cited
+    assert all(name.startswith("varn-strike-") for name in cited), cited
+    screenshot(page, "browser_8_briefing.png")
