@@ -41,6 +41,10 @@ SAME_TERMS = 0.5  # share of their terms (Jaccard) they must also have in common
 COPIED_TERMS = 0.7  # share of terms that makes them one fact whatever their vectors
 TOPIC_SHARE = 0.6  # share of the topic's term weight a sentence must hold when it lacks the rarest term
 LEDE_BONUS = 0.1  # an article's first sentence states its news: it outranks a later one as close to the topic
+# A sentence bringing news (figures, and names the topic does not give) tells more than one restating the
+# topic: each counts this much, up to INFO_CAP of them.
+INFO_BONUS = 0.04
+INFO_CAP = 5
 REDUNDANCY = 0.5  # how much a fact's likeness to one chosen already counts against it (maximal marginal relevance)
 
 # What makes a question a request for a briefing, and the words that frame it rather than name the topic.
@@ -170,7 +174,7 @@ def gather(retriever: Retriever, topic: str, filters: Filters | None = None) -> 
     """The sentences about the topic in the passages a wide search finds, best first, at most
     SENTENCES_PER_ARTICLE an article. A sentence is about the topic when it holds the topic's rarest term or
     most of its terms' weight; it is scored by its likeness to the topic, the share of the topic's terms it
-    holds, and whether it leads its article."""
+    holds, whether it leads its article, and the figures and new names it brings."""
     passages = retriever.search(topic, k=PASSAGES, filters=filters)
     terms = retriever.terms.terms(topic)
     if not passages or not terms:
@@ -203,7 +207,9 @@ def gather(retriever: Retriever, topic: str, filters: Filters | None = None) -> 
     for statement, vector in zip(found, vectors, strict=True):
         statement.vector = vector
         lede = statement.chunk.start == 0 and statement.span == statement.chunk.sentences[0]
+        news = len(numbers_in(statement.text)) + len(set(NAME.findall(statement.text)) - set(NAME.findall(topic)))
         statement.score = float(vector @ query) + statement.score + (LEDE_BONUS if lede else 0.0)
+        statement.score += INFO_BONUS * min(news, INFO_CAP)
     found.sort(key=lambda s: -s.score)
     per_article: dict[str, int] = {}
     kept = []
