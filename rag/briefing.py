@@ -273,20 +273,24 @@ def _outlet(chunk: Chunk) -> str:
 def write(facts: list[Fact], latest: bool, topic: str) -> Briefing:
     """Bullets quoting their sources, and the passages they cite (one per article, numbered in order)."""
     briefing = Briefing(topic, latest=latest)
-    numbers: dict[str, Evidence] = {}
+    numbers: dict[str, list[Evidence]] = {}  # article id -> its passages, numbered as first cited
 
     def number(statement: Statement) -> int:
-        evidence = numbers.get(statement.article_id)
-        if evidence is None:
-            chunk = statement.chunk
-            evidence = Evidence(
-                len(numbers) + 1, chunk, statement.span[0], statement.span[1], [statement.span], statement.score, 0.0
-            )
-            numbers[statement.article_id] = evidence
-        elif statement.span not in evidence.sentences:
-            evidence.sentences = sorted([*evidence.sentences, statement.span])
-            evidence.start = min(evidence.start, statement.span[0])
-            evidence.end = max(evidence.end, statement.span[1])
+        """The marker of the article's passage holding the statement: one an article, unless the article's
+        statements lie in chunks too far apart for one passage (a passage is a run of one chunk)."""
+        chunk = statement.chunk
+        passages = numbers.setdefault(statement.article_id, [])
+        for evidence in passages:
+            if evidence.chunk.start <= statement.span[0] and statement.span[1] <= evidence.chunk.end:
+                if statement.span not in evidence.sentences:
+                    evidence.sentences = sorted([*evidence.sentences, statement.span])
+                    evidence.start = min(evidence.start, statement.span[0])
+                    evidence.end = max(evidence.end, statement.span[1])
+                return evidence.number
+        count = sum(len(p) for p in numbers.values())
+        start, end = statement.span
+        evidence = Evidence(count + 1, chunk, start, end, [statement.span], statement.score, 0.0)
+        passages.append(evidence)
         return evidence.number
 
     for fact in facts:
@@ -303,7 +307,7 @@ def write(facts: list[Fact], latest: bool, topic: str) -> Briefing:
         else:
             text = f'{prefix}"{fact.statements[0].text}" ' + "".join(f"[{m}]" for m in markers)
         briefing.bullets.append(Bullet(text, fact, markers))
-    briefing.evidence = sorted(numbers.values(), key=lambda e: e.number)
+    briefing.evidence = sorted((e for p in numbers.values() for e in p), key=lambda e: e.number)
     dates = [s.published for f in facts for s in f.statements if s.published]
     briefing.as_of = max(dates) if dates else None
     return briefing

@@ -154,3 +154,24 @@ def test_the_chat_renders_a_briefing_as_a_list_with_linked_markers(index):
     items = [line for line in shown if line.startswith("- ")]
     assert len(items) == len(answer.briefing.bullets) >= 2
     assert all(re.search(r"\[\[\d+\]\]\(#src-\d+\)", item) for item in items)
+
+
+def test_a_cited_passage_holds_every_sentence_it_is_cited_for_even_far_apart_in_its_article(tmp_path):
+    filler = " ".join(f"The harbour master logged ship number {n} on the quay." for n in range(1, 15))
+    long = (
+        "Port Varn strike diary\nPublished: 2025-03-12\nSource: Metro Daily\n\n"
+        "The Port Varn strike closed the container terminal on Monday. "
+        + filler
+        + " The Port Varn strike cost the port owners 2 million euros by Friday."
+    )
+    corpus = write_corpus(tmp_path, {"diary.txt": long})
+    build_index(corpus, tmp_path / "index", embedder=HashingEmbedder(), show_progress=False)
+    retriever = Retriever(load_index(tmp_path / "index"), HashingEmbedder())
+    briefing = brief(retriever, "What happened to the Port Varn strike?")
+    texts = [s.text for b in briefing.bullets for s in b.fact.statements]
+    assert any("closed the container terminal" in t for t in texts) and any("2 million" in t for t in texts)
+    numbers = {e.number: e for e in briefing.evidence}
+    for bullet in briefing.bullets:
+        for statement, marker in zip(bullet.fact.statements, bullet.markers, strict=True):
+            assert statement.text in numbers[marker].text  # the card shows the sentence it is cited for
+    assert len(briefing.evidence) == 2  # one article, two passages: its sentences lie chunks apart
