@@ -131,12 +131,17 @@ def render_sources(answer: Answer | None, evidence=None, note: str = "") -> str:
             quotes.setdefault(c.marker, []).append((c.quote_start, c.quote_end))
     cited = [e for e in evidence if e.number in quotes]
     uncited = [e for e in evidence if e.number not in quotes]
+    supports: dict[int, list[int]] = {}  # a briefing's passage -> the bullets it is cited for, counted from 1
+    if answer is not None and answer.briefing is not None:
+        for position, bullet in enumerate(answer.briefing.bullets, start=1):
+            for marker in dict.fromkeys(bullet.markers):
+                supports.setdefault(marker, []).append(position)
     out = []
     if note:
         out.append(f"<p class='src-note'>{html.escape(note)}</p>")
     if cited:
         out.append("<h4>Cited sources</h4>")
-        out.extend(_card(e, quotes[e.number]) for e in cited)
+        out.extend(_card(e, quotes[e.number], supports=supports.get(e.number, [])) for e in cited)
     if uncited:
         title = "Closest passages" if (answer is None or answer.abstained or not cited) else "Also retrieved, not cited"
         if cited:
@@ -149,7 +154,7 @@ def render_sources(answer: Answer | None, evidence=None, note: str = "") -> str:
     return "\n".join(out)
 
 
-def _card(evidence, highlights: list[tuple[int, int]], dim: bool = False) -> str:
+def _card(evidence, highlights: list[tuple[int, int]], dim: bool = False, supports: list[int] | None = None) -> str:
     chunk = evidence.chunk
     text = evidence.text
     pieces, cursor = [], 0
@@ -165,6 +170,9 @@ def _card(evidence, highlights: list[tuple[int, int]], dim: bool = False) -> str
         html.escape(x) for x in (chunk.source or "outlet unknown", chunk.published or "date unknown", chunk.article_id)
     )
     css = "src-card src-dim" if dim else "src-card"
+    if supports:
+        label = ("bullets " if len(supports) > 1 else "bullet ") + ", ".join(map(str, supports))
+        meta += f" · <span class='src-bullets'>{label}</span>"
     return (
         f"<div class='{css}' id='src-{evidence.number}' data-article='{html.escape(chunk.article_id, quote=True)}'>"
         f"<div class='src-head'><span class='src-marker'>[{evidence.number}]</span> {html.escape(chunk.title)}</div>"

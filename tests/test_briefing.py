@@ -175,3 +175,15 @@ def test_a_cited_passage_holds_every_sentence_it_is_cited_for_even_far_apart_in_
         for statement, marker in zip(bullet.fact.statements, bullet.markers, strict=True):
             assert statement.text in numbers[marker].text  # the card shows the sentence it is cited for
     assert len(briefing.evidence) == 2  # one article, two passages: its sentences lie chunks apart
+
+
+def test_each_source_card_of_a_briefing_names_the_bullets_it_supports(index):
+    import app
+
+    pipeline = Pipeline(index, local_model=ScriptedModel(), embedder=HashingEmbedder())
+    answer = pipeline.answer("Give me a timeline of the Port Varn strike")
+    cards = app.render_sources(answer)
+    for position, bullet in enumerate(answer.briefing.bullets, start=1):
+        for marker in bullet.markers:
+            card = cards.split(f"id='src-{marker}'")[1].split("<div class='src-text'>")[0]
+            assert re.search(rf"bullets? [\d, ]*\b{position}\b", card), card
