@@ -50,10 +50,10 @@ REDUNDANCY = 0.5  # how much a fact's likeness to one chosen already counts agai
 # What makes a question a request for a briefing, and the words that frame it rather than name the topic.
 BRIEFING_QUESTION = re.compile(
     r"\b(?:what(?:'s|’s| has| had)?\s+(?:has\s+)?happen(?:ed|ing)\b"
-    r"|summari[sz]e|summary|sum up|recap|overview|briefing|rundown|background"
-    r"|timeline|chronology|the story (?:of|so far)"
-    r"|(?:the\s+)?latest\s+(?:on|about|in|with|news)"
-    r"|what(?:'s|’s| is)\s+the\s+latest"
+    r"|summari[sz]e|(?:a\s+)?summary\s+of|sum up|recap|overview|briefing|rundown"
+    r"|^\s*background\b|background\s+(?:on|to)|timeline|chronology|the story (?:of|so far)"
+    r"|(?:the\s+)?latest\s+(?:on|about|with|news)"
+    r"|what(?:'s|’s| is)\s+the\s+latest(?=\s*(?:\?|$))"
     r"|how\s+(?:did|has|have)\b.+\b"
     r"(?:develop(?:ed)?|unfold(?:ed)?|evolve[d]?|progress(?:ed)?|play(?:ed)? out|come about|fare[d]?)"
     r"|what\s+do(?:es)?\s+(?:the\s+)?(?:articles?|archive|coverage|reports?)\s+say\s+about)\b",

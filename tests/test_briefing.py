@@ -57,6 +57,11 @@ def cited_articles(briefing, bullet):
         ("How many dockers walked out at Port Varn?", False),
         ("Who leads the dockers' union?", False),
         ("Did the dockers accept a pay rise?", False),
+        ("What is the latest figure for dockers' pay at Port Varn?", False),
+        ("Who gave a summary statement for the union?", False),
+        ("What is the background of the union leader?", False),
+        ("What's the latest?", True),
+        ("Give me a summary of the Port Varn strike", True),
     ],
 )
 def test_the_mode_is_chosen_from_the_question(question, briefing):
