@@ -257,55 +257,68 @@ class NewsChat:
         ]
         return "", history, gr.update()
 
-    def answer(self, history: list[dict], sources: list[str], date_from: str, date_to: str, briefing: bool = False):
+    def answer(
+        self,
+        history: list[dict],
+        sources: list[str],
+        date_from: str,
+        date_to: str,
+        briefing: bool = False,
+        within: list[str] | None = None,
+    ):
         """Runs in the queue, one at a time: llama.cpp is not thread-safe. `briefing`: the toggle that asks
-        for a briefing (rag.briefing) whatever the question."""
+        for a briefing (rag.briefing) whatever the question; `within`: this chat's last briefing's articles,
+        which its follow-ups read first (kept in the session's state, the third output)."""
+        within = list(within or [])
         if not (history and _message_text(history[-1]).startswith(PLACEHOLDERS)):
-            yield history, gr.update()  # an empty Ask: nothing was queued, nothing to answer
+            yield history, gr.update(), within  # an empty Ask: nothing was queued, nothing to answer
             return
         try:
             question, past = _last_question(history)
             if question is None:
-                yield history, gr.update()
+                yield history, gr.update(), within
                 return
             history[-1] = {"role": "assistant", "content": "🔎 Searching the articles…"}
-            yield history, gr.update()
+            yield history, gr.update(), within
             filters = Filters(tuple(sources or ()), _date(date_from), _date(date_to))
             draft, looks = "", 0
             with self.reading:  # the index (and the model) stay the same until this answer is done
                 self.indexer.take_new_index()  # an index built since the last answer is used from this one
-                for event in self.pipeline.stream(question, filters=filters, history=past, briefing=bool(briefing)):
+                for event in self.pipeline.stream(
+                    question, filters=filters, history=past, briefing=bool(briefing), within=tuple(within)
+                ):
                     if isinstance(event, Retrieved):
                         draft, looks = "", looks + 1  # a refusal written out in words may have streamed
                         note = f"Searched for: {event.searched}" if event.searched != question else ""
                         status = "✍️ Writing the answer…" if looks == 1 else LOOKING_FURTHER
                         history[-1] = {"role": "assistant", "content": status}
-                        yield history, render_sources(None, event.evidence, note=note)
+                        yield history, render_sources(None, event.evidence, note=note), within
                     elif isinstance(event, Redraft):
                         draft = ""  # the check rejected what was streamed: it must not stay on screen
                         history[-1] = {"role": "assistant", "content": READING_MORE}
-                        yield history, gr.update()
+                        yield history, gr.update(), within
                     elif isinstance(event, Token):
                         draft += event.text
                         history[-1] = {"role": "assistant", "content": as_text(draft) + " ▌"}
-                        yield history, gr.update()
+                        yield history, gr.update(), within
                     elif isinstance(event, Done):
                         history[-1] = {"role": "assistant", "content": render_answer(event.answer)}
-                        yield history, render_sources(event.answer)
+                        within = list(event.answer.briefing_articles) or within
+                        yield history, render_sources(event.answer), within
         except QuestionError as error:  # the question or a filter cannot be used as it is: the user is told why
             history[-1] = {"role": "assistant", "content": as_text(str(error))}
-            yield history, gr.update()
+            yield history, gr.update(), within
         except (IndexMissingError, ModelError) as error:
             log.exception("answer failed")
             history[-1] = {"role": "assistant", "content": f"⚠️ {as_text(str(error))}"}
-            yield history, gr.update()
+            yield history, gr.update(), within
         except Exception:
             log.exception("answer failed")
             history[-1] = {
                 "role": "assistant",
                 "content": "⚠️ Something went wrong while answering; the details are in the server log.",
             }
-            yield history, gr.update()
+            yield history, gr.update(), within
         finally:
             with self.waiting_lock:
                 self.waiting = max(0, self.waiting - 1)
@@ -431,6 +444,7 @@ class NewsChat:
                         add = gr.Button("Add to index", elem_id="add-articles")
                         upload_log = gr.Textbox(label="Upload result", interactive=False, lines=3, elem_id="upload-log")
             submitted = gr.State([])  # this session's uploads still being indexed (rag.background tickets)
+            within = gr.State([])  # the articles of this chat's last briefing, which follow-ups read first
             polling = gr.Timer(1.0, active=False)
 
             # The API names are what rag.eval.loadtest drives; the button repeats the Enter key's events.
@@ -444,14 +458,14 @@ class NewsChat:
                     api_visibility=visibility,
                 ).then(
                     self.answer,
-                    [chat, outlets, date_from, date_to, briefing],
-                    [chat, sources_html],
+                    [chat, outlets, date_from, date_to, briefing, within],
+                    [chat, sources_html, within],
                     concurrency_limit=1,
                     concurrency_id="model",
                     api_name="answer" if visibility == "public" else None,
                     api_visibility=visibility,
                 )
-            new_chat.click(lambda: ([], render_sources(None, [])), None, [chat, sources_html], queue=False)
+            new_chat.click(lambda: ([], render_sources(None, []), []), None, [chat, sources_html, within], queue=False)
             # Saving is quick and runs beside the answers; the indexing itself runs in the background.
             add.click(
                 self.upload,

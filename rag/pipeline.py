@@ -28,7 +28,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.answer_type import is_yes_no
@@ -88,6 +88,14 @@ class Answer:
     best_alone: bool = False  # answered from the best passage alone (step 1)
     looked_further: bool = False  # the second read took in the passages after the best top_k ("second_look")
     briefing: Briefing | None = None  # the answer is a briefing (rag.briefing): its bullets and their facts
+
+    @property
+    def briefing_articles(self) -> tuple[str, ...]:
+        """The articles a briefing cites, which a follow-up reads first (Pipeline.stream's `within`)."""
+        if self.briefing is None:
+            return ()
+        return tuple(dict.fromkeys(e.chunk.article_id for e in self.briefing.evidence))
+
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -209,6 +217,7 @@ class Pipeline:
         filters: Filters | None = None,
         history: list[tuple[str, str]] | None = None,
         briefing: bool = False,
+        within: tuple[str, ...] = (),
     ) -> Iterator[Retrieved | Token | Redraft | Done]:
         """Events: Retrieved (evidence, before generation), Token (streamed text), Redraft (streamed text
         withdrawn), Done (checked answer).
@@ -216,6 +225,8 @@ class Pipeline:
         `history` holds earlier (question, answer) pairs; a follow-up is rewritten into a standalone
         question before retrieval, and that question is what the model answers. `briefing` answers with a
         briefing whatever the question asks (rag.briefing); without it, a question asking for the story does.
+        `within`: the articles of the briefing the conversation is about (Answer.briefing_articles), which a
+        follow-up reads first.
         """
         started = time.perf_counter()
         question = validate_question(question)
@@ -233,10 +244,15 @@ class Pipeline:
             yield from self._brief(question, searched, filters, started)
             return
         on = self.settings.on
-        passages = self.retriever.search(searched, k=2 * self.settings.top_k, filters=filters)
-        covers = [self.retriever.cover(searched, p.chunk) for p in passages] if on("coverage") else []
-        # Only a passage that covers the question may answer it: the model never reads the others.
-        covering = [p for p, c in zip(passages, covers, strict=True) if c.enough(COVER_MIN)] if covers else passages
+        # A follow-up to a briefing reads the briefing's articles first, the whole archive when none covers it.
+        narrowed = replace(filters or Filters(), articles=tuple(within)) if within and history else None
+        for scope in ([narrowed] if narrowed else []) + [filters]:
+            passages = self.retriever.search(searched, k=2 * self.settings.top_k, filters=scope)
+            covers = [self.retriever.cover(searched, p.chunk) for p in passages] if on("coverage") else []
+            # Only a passage that covers the question may answer it: the model never reads the others.
+            covering = [p for p, c in zip(passages, covers, strict=True) if c.enough(COVER_MIN)] if covers else passages
+            if covering:
+                break
         evidence = self._focus(covering[: self.settings.top_k] or passages[: self.settings.top_k], searched)
         timings = {"retrieval_s": time.perf_counter() - started}
         yield Retrieved(searched, evidence)
@@ -394,8 +410,9 @@ class Pipeline:
         filters: Filters | None = None,
         history: list[tuple[str, str]] | None = None,
         briefing: bool = False,
+        within: tuple[str, ...] = (),
     ) -> Answer:
-        for event in self.stream(question, filters, history, briefing):
+        for event in self.stream(question, filters, history, briefing, within):
             if isinstance(event, Done):
                 return event.answer
         raise RuntimeError("the pipeline ended without an answer")

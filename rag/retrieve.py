@@ -40,17 +40,21 @@ MODES = ("hybrid", "rrf", "dense", "bm25")
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict retrieval by outlet and publication date (inclusive ISO dates)."""
+    """Restrict retrieval by outlet and publication date (inclusive ISO dates), and to some articles (a
+    follow-up to a briefing reads the briefing's articles first)."""
 
     sources: tuple[str, ...] = ()
     date_from: str | None = None
     date_to: str | None = None
+    articles: tuple[str, ...] = ()
 
     def active(self) -> bool:
-        return bool(self.sources or self.date_from or self.date_to)
+        return bool(self.sources or self.date_from or self.date_to or self.articles)
 
     def allows(self, chunk: Chunk) -> bool:
         if self.sources and (chunk.source or "") not in self.sources:
+            return False
+        if self.articles and chunk.article_id not in self.articles:
             return False
         date = (chunk.published or "")[:10]
         if self.date_from and (not date or date < self.date_from):
@@ -167,6 +171,9 @@ class Retriever:
             mask &= (dates != "") & (dates >= filters.date_from)
         if filters.date_to:
             mask &= (dates != "") & (dates <= filters.date_to)
+        if filters.articles:
+            rows = [row for article in filters.articles for row in self.chunks.article_rows(article)]
+            mask &= np.isin(np.arange(len(mask)), rows)
         return mask
 
     def _dense(self, query: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[list[int], dict[int, float]]:

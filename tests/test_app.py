@@ -106,14 +106,14 @@ def _chat_over(events: list) -> list[tuple[str, object]]:
     answer = _answer(ANSWER_TEXT, [FURTHER], question=QUESTION)
 
     class ScriptedPipeline:
-        def stream(self, question, filters=None, history=None, briefing=False):
+        def stream(self, question, filters=None, history=None, briefing=False, within=()):
             yield from events
             yield Done(answer)
 
     chat = app.NewsChat(ScriptedPipeline(), Path("unused"), "unused")
     chat.waiting = 1
     history = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "🔎 Searching"}]
-    return [(h[-1]["content"], sources) for h, sources in chat.answer(list(history), [], "", "")]
+    return [(h[-1]["content"], sources) for h, sources, _ in chat.answer(list(history), [], "", "")]
 
 
 def test_the_chat_says_when_it_reads_further_passages():
@@ -147,14 +147,14 @@ def test_a_refusal_written_out_does_not_stay_in_front_of_the_second_look():
 
 def _chat_failing_with(error: Exception, date_from: str = "") -> str:
     class FailingPipeline:
-        def stream(self, question, filters=None, history=None, briefing=False):
+        def stream(self, question, filters=None, history=None, briefing=False, within=()):
             raise error
             yield  # a generator, as Pipeline.stream
 
     chat = app.NewsChat(FailingPipeline(), Path("unused"), "unused")
     chat.waiting = 1
     history = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "🔎 Searching"}]
-    return [h[-1]["content"] for h, _ in chat.answer(list(history), [], date_from, "")][-1]
+    return [h[-1]["content"] for h, _, _ in chat.answer(list(history), [], date_from, "")][-1]
 
 
 def test_the_user_is_told_what_is_wrong_with_the_question_but_never_an_internal_error(caplog):
@@ -245,7 +245,7 @@ def news_chat(tmp_path):
 def _ask(chat: app.NewsChat, question: str) -> str:
     """The chat's final answer to the question, as the page would show it (a count: no model read)."""
     _, history, _ = chat.add_question(question, [])
-    *_, (history, _) = chat.answer(history, [], "", "")
+    *_, (history, _, _) = chat.answer(history, [], "", "")
     return app.from_text(history[-1]["content"])
 
 
@@ -322,7 +322,7 @@ def test_the_new_index_is_taken_between_two_answers_never_during_one(news_chat, 
         time.sleep(0.01)
     assert (chat.pipeline.index_dir / "current").resolve() != chat.pipeline.index.path  # built, not yet taken
     assert chat.pipeline.index.article_count == 2
-    *_, (history, _) = answering  # the answer in progress ends on the index it began with
+    *_, (history, _, _) = answering  # the answer in progress ends on the index it began with
     assert NOT_MENTIONED.format("Wexbridge") in app.from_text(history[-1]["content"])
     assert chat.indexer.wait(10) and chat.pipeline.index.article_count == 3
     assert MENTIONED_ONCE.format("Wexbridge") in _ask(chat, "How many articles mention Wexbridge?")

@@ -23,6 +23,8 @@ ARTICLES = {
     "The Port Varn strike ended on Thursday after the dockers accepted a 7% pay rise from the owners.",
     "strike-4.txt": "Deal ends Port Varn walkout\nPublished: 2025-03-21\nSource: Coastal Wire\n\n"
     "The Port Varn strike ended on Thursday after dockers accepted a 7% pay rise from the owners.",
+    "bakers.txt": "Eastbrook bakers walk out\nPublished: 2025-03-04\nSource: Valley Post\n\n"
+    "Union leader Tom Reed said the Eastbrook bakers wanted a 9% rise.",
     "bakery.txt": "New bakery opens in Eastbrook\nPublished: 2025-03-05\nSource: Metro Daily\n\n"
     "A family bakery opened on the high street of Eastbrook on Saturday, selling rye bread and cakes.",
 }
@@ -192,3 +194,30 @@ def test_each_source_card_of_a_briefing_names_the_bullets_it_supports(index):
         for marker in bullet.markers:
             card = cards.split(f"id='src-{marker}'")[1].split("<div class='src-text'>")[0]
             assert re.search(rf"bullets? [\d, ]*\b{position}\b", card), card
+
+
+def test_a_follow_up_to_a_briefing_reads_its_articles_first_and_the_archive_when_they_do_not_cover_it(index):
+    from fakes import Reply
+
+    first = Pipeline(index, local_model=ScriptedModel(), embedder=HashingEmbedder()).answer(
+        "What happened to the Port Varn strike?"
+    )
+    within = first.briefing_articles
+    assert within and not {"bakers.txt", "bakery.txt"} & set(within)
+    history = [("What happened to the Port Varn strike?", first.text)]
+    standalone = "What did the union leader say the workers wanted?"  # the follow-up as the model rewrites it
+    model = ScriptedModel(
+        standalone,
+        Reply("The union leader said they wanted a 9% rise. [1]"),
+        standalone,
+        Reply("The union leader said they wanted a 9% rise. [1]"),
+        "Which bakery opened in Eastbrook?",
+        Reply("A family bakery opened on the high street of Eastbrook. [1]"),
+    )
+    pipeline = Pipeline(index, local_model=model, embedder=HashingEmbedder())
+    anywhere = pipeline.answer("And what did the union want?", history=history)
+    assert "bakers.txt" in {e.chunk.article_id for e in anywhere.evidence}  # another strike's union covers it too
+    narrowed = pipeline.answer("And what did the union want?", history=history, within=within)
+    assert narrowed.evidence and {e.chunk.article_id for e in narrowed.evidence} <= set(within)
+    wider = pipeline.answer("And the bakery?", history=history, within=within)  # nothing in them covers it
+    assert "bakery.txt" in {e.chunk.article_id for e in wider.evidence}
