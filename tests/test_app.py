@@ -374,3 +374,27 @@ def test_the_builder_outlives_a_build_that_breaks_in_an_unforeseen_way(tmp_path)
     assert indexer.wait(10) and indexer.outcome(first).startswith("⚠️ Indexing failed")
     second = indexer.submit(["uploads/b.txt"])  # a new build starts: the next upload is not stuck behind it
     assert indexer.wait(10) and indexer.outcome(second).startswith("⚠️ Indexing failed")
+
+
+def test_the_chat_keeps_a_briefings_articles_for_its_follow_ups():
+    from rag.briefing import Briefing
+    from rag.pipeline import Done
+
+    passage = make_evidence(1, "Talks lasted five hours.", article_id="a.txt")
+    briefed = _answer("Talks lasted five hours. [1]", [passage])
+    briefed.briefing = Briefing("talks", evidence=briefed.evidence)
+    plain = _answer("Talks lasted five hours. [1]", briefed.evidence)
+    seen = []
+
+    class RecordingPipeline:
+        def stream(self, question, filters=None, history=None, briefing=False, within=()):
+            seen.append(within)
+            yield Done(briefed if not seen[1:] else plain)
+
+    chat = app.NewsChat(RecordingPipeline(), Path("unused"), "unused")
+    within: list[str] = []
+    for question in ("What happened in the talks?", "And how long did they last?", "And then?"):
+        chat.waiting = 1
+        history = [{"role": "user", "content": question}, {"role": "assistant", "content": "🔎 Searching"}]
+        *_, (_, _, within) = chat.answer(history, [], "", "", False, within)
+    assert seen == [(), ("a.txt",), ("a.txt",)]  # a plain answer to a follow-up keeps the briefing's articles
