@@ -100,7 +100,7 @@ def render_answer(answer: Answer) -> str:
         if answer.evidence:
             body += " The closest passages are shown beside the chat."
     elif answer.briefing is not None:  # a list, one dated fact an item (rag.briefing)
-        lines = [as_text(line) for line in answer.briefing.text.splitlines() if not line.startswith("- ")]
+        lines = [as_text(answer.briefing.heading)] if answer.briefing.heading else []
         lines += [f"- {_link_markers(as_text(bullet.text))}" for bullet in answer.briefing.bullets]
         body = "\n".join(lines)
     else:

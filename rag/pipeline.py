@@ -88,6 +88,7 @@ class Answer:
     best_alone: bool = False  # answered from the best passage alone (step 1)
     looked_further: bool = False  # the second read took in the passages after the best top_k ("second_look")
     briefing: Briefing | None = None  # the answer is a briefing (rag.briefing): its bullets and their facts
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def briefing_articles(self) -> tuple[str, ...]:
@@ -95,8 +96,6 @@ class Answer:
         if self.briefing is None:
             return ()
         return tuple(dict.fromkeys(e.chunk.article_id for e in self.briefing.evidence))
-
-    timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {

@@ -172,8 +172,9 @@ class Retriever:
         if filters.date_to:
             mask &= (dates != "") & (dates <= filters.date_to)
         if filters.articles:
-            rows = [row for article in filters.articles for row in self.chunks.article_rows(article)]
-            mask &= np.isin(np.arange(len(mask)), rows)
+            among = np.zeros_like(mask)
+            among[[row for article in filters.articles for row in self.chunks.article_rows(article)]] = True
+            mask &= among
         return mask
 
     def _dense(self, query: np.ndarray, n: int, allowed: np.ndarray | None) -> tuple[list[int], dict[int, float]]:

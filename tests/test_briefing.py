@@ -135,12 +135,13 @@ def test_two_sentences_alike_in_meaning_are_one_fact_only_when_they_share_their_
 
     from rag.briefing import Statement, group
     from rag.chunking import Chunk
+    from rag.keywords import bm25_terms
 
     same = np.ones(4, dtype=np.float32) / 2  # as alike as vectors can be: only the words decide
 
     def statement(article, text):
         chunk = Chunk(f"{article}::0", article, "T", "Outlet", "2025-01-01", 0, len(text), text, [(0, len(text))])
-        return Statement(chunk, (0, len(text)), text, 1.0, same)
+        return Statement(chunk, (0, len(text)), text, 1.0, frozenset(bm25_terms([text])[0]), same)
 
     announced = statement("a.txt", "The agency will launch the Skerrow satellite on 12 September, it said on Tuesday.")
     done = statement("b.txt", "The agency's Skerrow satellite was launched on Tuesday, four days late.")

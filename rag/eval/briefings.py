@@ -3,8 +3,8 @@
 Per topic of the set (eval/briefings.jsonl: a question, the articles about the topic, 3-5 key facts with
 the strings a bullet stating them contains), the briefing the chat would give, measured:
 - on topic: share of bullets citing at least one of the topic's articles;
-- supported: share of bullets that stand in their sources (a quoted sentence does by construction; a
-  bullet the model wrote passed rag.cite's check);
+- supported: share of bullets whose every source sentence stands, word for word, in the passage its
+  marker cites, and whose text quotes its sources;
 - key-fact recall: share of the key facts some bullet states (holds one of the fact's strings);
 - duplicates: pairs of bullets sharing most of their content words (Jaccard >= 0.5);
 - order errors: neighbouring dated bullets out of date order (newest last; newest first for "latest");
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from rag.briefing import Briefing
+from rag.eval.evaluate import read_set
 from rag.eval.metrics import is_held_out
 from rag.index_store import build_index
 from rag.pipeline import Done, Pipeline, Token
@@ -45,6 +46,13 @@ def score_topic(item: dict, briefing: Briefing, duplicates: dict[str, str]) -> d
     bullets = briefing.bullets
     cited = [{e.chunk.article_id for e in briefing.evidence if e.number in b.markers} for b in bullets]
     on_topic = [bool(c & about) for c in cited]
+    passages = {e.number: e for e in briefing.evidence}
+    supported = [
+        any(s.text in b.text for s in b.fact.statements)
+        and all(s.text in passages[m].text for s, m in zip(b.fact.statements, b.markers, strict=True) if m in passages)
+        and set(b.markers) <= set(passages)
+        for b in bullets
+    ]
     stated = [[i for i, b in enumerate(bullets) if states(b.text, fact["answers"])] for fact in item["key_facts"]]
     same_fact = set()
     for i in range(len(bullets)):
@@ -59,7 +67,7 @@ def score_topic(item: dict, briefing: Briefing, duplicates: dict[str, str]) -> d
         "id": item["id"],
         "bullets": len(bullets),
         "on_topic": sum(on_topic),
-        "supported": sum(1 for b in bullets if b.quoted),
+        "supported": sum(supported),
         "facts": len(item["key_facts"]),
         "facts_stated": sum(1 for holders in stated if holders),
         "duplicates": len(same_fact),
@@ -101,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    items = [json.loads(line) for line in Path(args.briefings).read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = read_set(args.briefings, {"id", "question", "articles", "key_facts"})
     if args.split != "all":
         items = [i for i in items if is_held_out(i["id"]) == (args.split == "heldout")]
     if args.corpus:
