@@ -191,7 +191,7 @@ def heading_for_embedding(chunk: Chunk) -> str:
     return f"{chunk.title} ({byline})" if byline else chunk.title
 
 
-def text_for_embedding(chunk: Chunk, params: ChunkingParams) -> str:
+def text_for_keywords(chunk: Chunk, params: ChunkingParams) -> str:
     """What BM25 reads of a chunk: optionally the title, outlet and date, plus who is quoted.
 
     The outlet lives in the article's metadata, not its text; without it here a question naming the

@@ -45,8 +45,8 @@ def add_embedder_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--embedder",
         default=from_env("embedder"),
-        help=f"sentence-transformers model path or name, used when an index is built ({env_name('embedder')}; "
-        "default: %(default)s)",
+        help=f"sentence-transformers model path or name, used when an index is built; a name ending @int8 runs "
+        f"its int8 export with ONNX Runtime ({env_name('embedder')}; default: %(default)s)",
     )
 
 

@@ -96,7 +96,7 @@ from rag.chunk_store import (
     SegmentStore,
     write_segment_store,
 )
-from rag.chunking import Chunk, ChunkingParams, chunk_article, heading_for_embedding, text_for_embedding
+from rag.chunking import Chunk, ChunkingParams, chunk_article, heading_for_embedding, text_for_keywords
 from rag.config import build_pause_at
 from rag.embedding import Embedder, Encoder, embedder_name, get_embedder
 from rag.keywords import build_bm25, load_bm25
@@ -742,7 +742,7 @@ def _write_segment(folder: Path, pieces: list[Piece], sources: _Sources, dimensi
 
     def chunks() -> Iterator[Chunk]:
         for chunk in sources.chunks_in_order(pieces):
-            texts.append(text_for_embedding(chunk, sources.params))
+            texts.append(text_for_keywords(chunk, sources.params))
             yield chunk
 
     write_segment_store(folder, chunks())

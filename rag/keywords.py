@@ -1,6 +1,6 @@
 """The keyword (BM25) side of the index: how text becomes terms, and one segment's BM25 built and saved.
 
-BM25 is built when the index is built, over what the embedder reads of each chunk (text_for_embedding), and
+BM25 is built when the index is built, over what the embedder reads of each chunk (text_for_keywords), and
 saved in bm25s' own format; a load memory-maps it (bm25s `load(mmap=True)`), so a start no longer re-tokenizes
 and re-indexes every chunk.
 """

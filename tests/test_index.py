@@ -306,17 +306,17 @@ def test_an_index_of_format_8_is_upgraded_without_embedding_again(corpus_copy, t
 
 
 def test_embedded_text_carries_title_outlet_and_date_in_front():
-    from rag.chunking import Chunk, text_for_embedding
+    from rag.chunking import Chunk, text_for_keywords
 
     def chunk(source, published):
         return Chunk("a::0", "a.txt", "Deal agreed", source, published, 0, 11, "Talks ended.", [(0, 11)])
 
     params = ChunkingParams()
     full = "Deal agreed (Reuters, 2024-03-01): Talks ended."
-    assert text_for_embedding(chunk("Reuters", "2024-03-01 10:00"), params) == full
-    assert text_for_embedding(chunk(None, "2024-03-01"), params) == "Deal agreed (2024-03-01): Talks ended."
-    assert text_for_embedding(chunk(None, None), params) == "Deal agreed: Talks ended."
-    assert text_for_embedding(chunk("Reuters", None), ChunkingParams(contextual=False)) == "Talks ended."
+    assert text_for_keywords(chunk("Reuters", "2024-03-01 10:00"), params) == full
+    assert text_for_keywords(chunk(None, "2024-03-01"), params) == "Deal agreed (2024-03-01): Talks ended."
+    assert text_for_keywords(chunk(None, None), params) == "Deal agreed: Talks ended."
+    assert text_for_keywords(chunk("Reuters", None), ChunkingParams(contextual=False)) == "Talks ended."
 
 
 def test_the_corpus_is_read_while_the_build_holds_the_lock(corpus_copy, tmp_path, monkeypatch):

@@ -49,7 +49,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.cli import add_model_argument
-from rag.config import DEFAULT_EMBEDDER, stay_offline
+from rag.config import PACKAGED_EMBEDDER, stay_offline
 from rag.embedding import _resolve
 from rag.errors import ModelError
 from rag.eval.evaluate import load_qa
@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             items = [i for i in items if is_held_out(i["id"]) == (args.split == "heldout")]
         items = items[:: args.stride]
         items = items[: args.limit] if args.limit else items
-        embedder_path = _resolve(DEFAULT_EMBEDDER)
+        embedder_path = _resolve(PACKAGED_EMBEDDER)
         model_path = resolve_model_path(args.model)
         Settings.embed_model = make_embedder(embedder_path)
         Settings.llm = make_llm(model_path, args.threads)
