@@ -72,6 +72,7 @@ def test_an_int8_embedder_is_exported_once_and_stays_close_to_the_float_one(tmp_
     assert DEFAULT_EMBEDDER == PACKAGED_EMBEDDER + "@int8"  # the default
     plain, int8 = Embedder(PACKAGED_EMBEDDER), Embedder(DEFAULT_EMBEDDER, batch_size=2)
     assert int8.name.endswith("@int8") and int8.dimension == plain.dimension
+    assert all(p.device.type == "meta" for p in int8.model.parameters())  # its float weights let go
     exports = list(tmp_path.glob("embedders/*/model-int8.onnx"))
     assert exports == [int8.onnx.path]  # the export lies in the cache, keyed by the weights
     a, b = plain.encode(texts), int8.encode(texts)
