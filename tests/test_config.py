@@ -38,7 +38,7 @@ def test_the_retrieval_weights_and_reading_steps_keep_their_values():
         rrf_k=60,
         candidates=50,
         rerank_depth=15,
-        keyword_weight=0.3,
+        keyword_weight=0.5,
         sentence_weight=1.0,
         sentence_keyword_weight=1.0,
         answer_type_bonus=0.25,

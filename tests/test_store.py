@@ -20,11 +20,13 @@ from rag import index_store
 from rag.chunk_store import SegmentStore
 from rag.chunking import ChunkingParams, chunk_article
 from rag.collection import find_mentions
+from rag.config import RetrievalWeights
 from rag.index_store import load_index
 from rag.retrieve import Filters, Retriever
 
 EMBEDDER = HashingEmbedder()
 REFERENCE = Path(__file__).parent / "store_reference.json"
+RECORDED_WEIGHTS = RetrievalWeights(keyword_weight=0.3)  # the fusion the reference was recorded with
 
 
 def build(corpus: Path, index: Path, **options):
@@ -49,10 +51,10 @@ def test_the_store_answers_as_the_in_memory_index_did(tmp_path):
     index = load_index(tmp_path / "index")
     reference = json.loads(REFERENCE.read_text(encoding="utf-8"))
     for mode in ("hybrid", "dense", "bm25", "rrf"):
-        retriever = Retriever(index, embedder=EMBEDDER, mode=mode)
+        retriever = Retriever(index, embedder=EMBEDDER, mode=mode, weights=RECORDED_WEIGHTS)
         for question in store_cases.QUESTIONS:
             assert results(retriever, question) == reference[mode][question], (mode, question)
-    retriever = Retriever(index, embedder=EMBEDDER)
+    retriever = Retriever(index, embedder=EMBEDDER, weights=RECORDED_WEIGHTS)
     for question in store_cases.QUESTIONS:
         shares = [round(retriever.cover(question, p.chunk).share, 5) for p in retriever.search(question, k=5)]
         assert shares == reference["cover"][question], question
@@ -91,12 +93,15 @@ PEOPLE = ["Mayor Ruth Okafor", "Councillor Dev Patel", "Engineer Mia Lund", "Tre
 SYLLABLES = ["var", "nok", "tel", "bri", "sam", "dor", "qua", "lin", "rex", "mo", "ul", "zan", "pe", "kir", "fa"]
 
 
-def synthetic(count: int, seed: int = 5) -> dict[str, str]:
-    """Articles of recombined paragraphs, each naming one made-up word no other article holds."""
+def synthetic(count: int, seed: int = 5, taken: set[str] = frozenset()) -> dict[str, str]:
+    """Articles of recombined paragraphs, each naming one made-up word no other article holds (nor any of
+    `taken`, the names of articles made by an earlier call)."""
     rng = random.Random(seed)
     names: set[str] = set()
     while len(names) < count:
-        names.add("".join(rng.sample(SYLLABLES, 4)).capitalize())
+        name = "".join(rng.sample(SYLLABLES, 4)).capitalize()
+        if name not in taken:
+            names.add(name)
     articles = {}
     for n, name in enumerate(sorted(names)):
         values = {
@@ -167,7 +172,8 @@ def test_added_changed_and_removed_articles_as_a_delta_and_tombstones(archive, t
     assert "brask" in with_it.speakers_in("What did Quillon Brask say?")
     assert any(outlet == "Lone Gazette" for outlet, _ in with_it.outlets)
 
-    added = {f"new{n}.txt": text for n, text in enumerate(synthetic(10, seed=99).values())}
+    taken = {unique_name(text) for text in articles.values()}
+    added = {f"new{n}.txt": text for n, text in enumerate(synthetic(10, seed=99, taken=taken).values())}
     write(corpus, added)
     (corpus / removed).unlink()
     write(corpus, {changed: articles[changed].replace(changed_name, "Zindrovex")})
