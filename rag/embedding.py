@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.config import DEFAULT_EMBEDDER, PACKAGED_EMBEDDER, stay_offline
+from rag.config import DEFAULT_EMBEDDER, PACKAGED_EMBEDDER, cache_dir, stay_offline
 from rag.errors import ModelError
 
 
@@ -99,8 +99,6 @@ class _OnnxInt8:
     def __init__(self, name: str, model) -> None:
         import onnxruntime
         import torch
-
-        from rag.config import cache_dir
 
         self.model = model
         self.input_names = [name for name, value in _features(model, ["x"]).items() if torch.is_tensor(value)]
