@@ -303,6 +303,9 @@ def test_the_harness_measures_a_tiny_archive_with_a_stand_in_embedder(bbc, seeds
     assert figures["add"]["added"] == 10 and figures["remove"]["removed"] == 10
     assert figures["index_mib"] > 0 and figures["probe"]["questions"] == 1
     assert figures["probe"]["pipeline_peak_mib"] >= figures["probe"]["index_peak_mib"] > 0
+    probe = figures["probe"]
+    assert 0 < probe["pipeline_own_mib"] and 0 < probe["pipeline_mapped_mib"]
+    assert probe["pipeline_own_mib"] + probe["pipeline_mapped_mib"] <= probe["pipeline_peak_mib"] + 1
     assert figures["quality"]["qa:all"]["answerable"] == 1
     assert not (options.work / "n40" / "archive" / "added").exists()
     assert os.path.isdir(options.work / "n40" / "index" / "current")

@@ -91,6 +91,36 @@ def test_the_record_round_trips_with_its_search_parameters(tmp_path):
     assert vector_index.open(path, hnsw).hnsw.efSearch == 77
 
 
+def _anonymous_mib() -> float:
+    """The process's own memory (RssAnon), not pages of mapped files, which the system can take back."""
+    with open("/proc/self/status") as status:
+        line = next(x for x in status if x.startswith("RssAnon:"))
+    return int(line.split()[1]) / 1024
+
+
+def test_an_ivf_index_reads_its_cells_from_its_file_not_into_memory(tmp_path):
+    base = clustered(200_000)  # 51 MB of vectors
+    record = vector_index.plan(len(base), exact_max=0)
+    built = vector_index.build(base, record)
+    path = tmp_path / "vectors.faiss"
+    faiss.write_index(built, str(path))
+    queries = base[::997] + 0.01
+    expected = built.search(queries, 10)
+    del built
+    before = _anonymous_mib()
+    opened = vector_index.open(path, record)
+    assert _anonymous_mib() - before < 10, "the cells were read into memory"  # the direct map is 1.6 MB
+    cells = faiss.downcast_InvertedLists(faiss.extract_index_ivf(opened).invlists)
+    assert type(cells).__name__ == "OnDiskInvertedLists"
+    found = opened.search(queries, 10)
+    np.testing.assert_array_equal(found[1], expected[1])
+    np.testing.assert_array_equal(found[0], expected[0])
+    np.testing.assert_array_equal(opened.reconstruct(4321), base[4321])
+    every = vector_index.search_parameters(opened, faiss.IDSelectorRange(100, 200), every_row=True)
+    _, rows = opened.search(queries, 5, params=every)
+    assert ((rows >= 100) & (rows < 200)).all()
+
+
 @pytest.mark.parametrize(
     "record",
     [

@@ -7,7 +7,8 @@ and the store do inside:
 - build from scratch: wall time, articles per second, peak memory of the build process (its own ru_maxrss,
   from os.wait4), chunks; the index's size on disk (the files of the current generation);
 - app start without the model (a probe process): load_index, the embedder, Retriever construction (BM25),
-  peak memory after the index alone and with everything loaded and searched; retrieval p50/p95 over a
+  peak memory after the index alone and with everything loaded and searched, and after the searches the
+  process's own resident memory apart from the mapped files' pages it holds; retrieval p50/p95 over a
   Q&A set's questions (Retriever.search with the pipeline's depth, after one warm-up);
 - no-op rebuild; 10 synthetic articles added and rebuilt, then removed and rebuilt;
 - retrieval quality: `rag.eval.evaluate --retrieval-only` on the archive (hit@1, hit@5, MRR);
@@ -136,6 +137,12 @@ def probe(index_dir: Path | str, qa: Path | str, k: int, answers: int = 0) -> di
     def peak() -> float:
         return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / MIB)
 
+    def resident(kind: str) -> float:
+        """Resident memory of one kind now: RssAnon, the process's own, or RssFile, pages of mapped files
+        (the page cache, which the system takes back under pressure)."""
+        status = Path("/proc/self/status").read_text().splitlines()
+        return round(int(next(x for x in status if x.startswith(kind + ":")).split()[1]) / MIB)
+
     questions = [item["question"] for item in load_qa(qa)]  # timed, never shown
     started = time.perf_counter()
     index = load_index(index_dir)
@@ -158,6 +165,8 @@ def probe(index_dir: Path | str, qa: Path | str, k: int, answers: int = 0) -> di
         retrieval_p50_s=round(percentile(times, 50), 4),
         retrieval_p95_s=round(percentile(times, 95), 4),
         pipeline_peak_mib=peak(),
+        pipeline_own_mib=resident("RssAnon"),
+        pipeline_mapped_mib=resident("RssFile"),
     )
     if answers:
         from rag.pipeline import Pipeline
@@ -325,6 +334,11 @@ def _rows(figures: dict) -> dict[str, str]:
             "load_index / app start without model": f"{probe['load_index_s']:.2f} s / {probe['start_s']:.2f} s",
             "peak memory: index / pipeline searched": (
                 f"{_mib(probe['index_peak_mib'])} / {_mib(probe['pipeline_peak_mib'])}"
+            ),
+            "resident after the searches: own / mapped files": (
+                f"{_mib(probe['pipeline_own_mib'])} / {_mib(probe['pipeline_mapped_mib'])}"
+                if "pipeline_own_mib" in probe
+                else "not measured"
             ),
             "retrieval p50 / p95": f"{probe['retrieval_p50_s']:.3f} / {probe['retrieval_p95_s']:.3f} s",
             "answer p50 / p95": (
