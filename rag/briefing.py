@@ -10,8 +10,10 @@ toggle on, is answered here instead of by the one-passage reading steps (rag.pip
    so a passage that merely shares a word gives nothing;
 3. group: sentences stating the same fact (near-duplicates across articles and outlets, wire copies re-run)
    become one fact with all its sources; a group whose sources give different numbers is a disagreement;
-4. choose and order: the best-supported facts (relevance, plus more sources), at most MAX_BULLETS, in order of
-   publication (newest last; newest first for "latest" questions, which also say how recent the newest is);
+4. choose and order: the best-supported facts (relevance, plus more sources), at most MAX_BULLETS, in date
+   order (newest last; newest first for "latest" questions, which also say how recent the newest source is).
+   A fact's date is when its sources were published, or the earlier date a sentence states for it ("in June
+   2004", "on 11 September 2001"): see stated_date;
 5. write: each bullet is its source sentence quoted, dated and cited [n] to every article stating it, or for
    a disagreement each source's sentence with its outlet. A quoted sentence stands in its passage by
    construction; a bullet written by the model is checked by rag.cite like any answer sentence and falls
@@ -20,6 +22,7 @@ toggle on, is answered here instead of by the one-passage reading steps (rag.pip
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -72,6 +75,51 @@ YEAR = re.compile(r"(?:19|20)\d\d")
 LATEST = re.compile(r"\b(?:latest|newest|most recent|so far|now|currently)\b", re.IGNORECASE)
 
 
+# Dates a sentence states for what it reports: a day introduced by "on" ("on 14 January 2025", "on May 2"; a
+# day without its year is in the article's year) or a month and year by "in" ("in March 2025"). A date in a
+# range or a deadline ("sold between March and October 2024", "until 21 March", "in the year to March") says
+# when something else held, a year alone ("founded in 1993") is background, and a sentence with a relative
+# day ("on Monday", "yesterday") reports news of its own publication's days, whatever older date it mentions.
+_MONTHS = {name.lower(): n for n in range(1, 13) for name in (calendar.month_name[n], calendar.month_abbr[n])}
+_MONTHS["sept"] = 9
+_MONTH = "(" + "|".join(sorted((m.capitalize() for m in _MONTHS), key=len, reverse=True)) + r")\b\.?"
+_YEAR = r"(?:,?\s+((?:19|20)\d\d)\b)?"
+DAY_MONTH = re.compile(r"\bon\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + _YEAR)
+MONTH_DAY = re.compile(r"\bon\s+" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?![.,]?\d)" + _YEAR)
+MONTH_YEAR = re.compile(r"\bin\s+(?:early\s+|late\s+|mid-)?" + _MONTH + r",?\s+((?:19|20)\d\d)\b")
+RELATIVE_DAY = re.compile(
+    r"\b(?:yesterday|today|tonight|(?:on|last|this|next)\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
+    r"Sunday|week(?:end)?|night|month))\b",
+    re.IGNORECASE,
+)
+
+
+def stated_date(text: str, published: str | None) -> str | None:
+    """The date a sentence states for what it reports, when it states one before its article's publication:
+    "2004-06-11" (day), "2004-06" (month only). Of several, the latest; a day without its year is taken in the
+    publication's year. None when it states none, only later ones (a plan, a deadline), or a relative day."""
+    if not published or RELATIVE_DAY.search(text):
+        return None
+    try:
+        day_published = date.fromisoformat(published[:10])
+    except ValueError:
+        return None
+    found: list[str] = []
+    for day, month, year in [m.groups() for m in DAY_MONTH.finditer(text)] + [
+        (d, m, y) for m, d, y in (x.groups() for x in MONTH_DAY.finditer(text))
+    ]:
+        try:
+            when = date(int(year or day_published.year), _MONTHS[month.lower().rstrip(".")], int(day))
+        except ValueError:
+            continue  # "31 February", "0 June"
+        found.append(when.isoformat())
+    for month, year in (m.groups() for m in MONTH_YEAR.finditer(text)):
+        if not any(x.startswith(f"{year}-{_MONTHS[month.lower().rstrip('.')]:02d}") for x in found):
+            found.append(f"{year}-{_MONTHS[month.lower().rstrip('.')]:02d}")
+    earlier = [x for x in found if x < published[: len(x)]]
+    return max(earlier) if earlier else None
+
+
 def is_briefing(question: str) -> bool:
     """Does the question ask for the story (several facts across articles) rather than one fact?"""
     return bool(BRIEFING_QUESTION.search(question))
@@ -106,6 +154,11 @@ class Statement:
     def published(self) -> str | None:
         return self.chunk.published
 
+    @property
+    def date(self) -> str | None:
+        """The date the sentence states for what it reports, else its article's publication date."""
+        return stated_date(self.text, self.published) or self.published
+
 
 @dataclass
 class Fact:
@@ -121,6 +174,12 @@ class Fact:
     def published(self) -> str | None:
         """When it was first reported: the earliest publication date among its sources."""
         dates = [s.published for s in self.statements if s.published]
+        return min(dates) if dates else None
+
+    @property
+    def date(self) -> str | None:
+        """When it happened as its sources say: the earliest of their stated or publication dates."""
+        dates = [s.date for s in self.statements if s.date]
         return min(dates) if dates else None
 
     def conflict(self) -> tuple[Statement, Statement] | None:
@@ -161,9 +220,11 @@ class Briefing:
 
 
 def display_date(value: str | None) -> str:
-    """'2025-12-03' -> '3 Dec 2025' (a partial or unreadable date as it is)."""
+    """'2025-12-03' -> '3 Dec 2025', '2025-12' -> 'Dec 2025' (another partial or unreadable date as it is)."""
     if not value:
         return ""
+    if re.fullmatch(r"\d{4}-\d\d", value) and 1 <= int(value[5:]) <= 12:
+        return f"{calendar.month_abbr[int(value[5:])]} {value[:4]}"
     try:
         day = date.fromisoformat(value[:10])
     except ValueError:
@@ -252,7 +313,7 @@ def _same_fact(a: Statement, b: Statement) -> bool:
 
 def choose(facts: list[Fact], latest: bool) -> list[Fact]:
     """The best facts, each chosen for its score less its likeness to those chosen before it (so the
-    briefing covers the story, not one fact in six wordings), then put in the order of their first report
+    briefing covers the story, not one fact in six wordings), then put in the order of their dates (Fact.date)
     (newest first for "latest"); undated facts after the dated ones, best first."""
     chosen: list[Fact] = []
     left = list(facts)
@@ -266,8 +327,8 @@ def choose(facts: list[Fact], latest: bool) -> list[Fact]:
         best = max(left, key=worth)
         chosen.append(best)
         left.remove(best)
-    dated = sorted((f for f in chosen if f.published), key=lambda f: f.published or "", reverse=latest)
-    return dated + [f for f in chosen if not f.published]
+    dated = sorted((f for f in chosen if f.date), key=lambda f: (f.date or "", f.published or ""), reverse=latest)
+    return dated + [f for f in chosen if not f.date]
 
 
 def _outlet(chunk: Chunk) -> str:
@@ -299,7 +360,7 @@ def write(facts: list[Fact], latest: bool, topic: str) -> Briefing:
 
     for fact in facts:
         markers = [number(s) for s in fact.statements]
-        when = display_date(fact.published)
+        when = display_date(fact.date)
         prefix = f"{when} - " if when else ""
         conflict = fact.conflict()
         if conflict:

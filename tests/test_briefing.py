@@ -86,10 +86,10 @@ def test_one_fact_from_two_outlets_is_one_bullet_citing_both(retriever):
 
 def test_bullets_are_dated_in_order_newest_last_and_latest_first_with_as_of(retriever):
     briefing = brief(retriever, "Give me a timeline of the Port Varn strike")
-    dates = [b.fact.published for b in briefing.bullets]
+    dates = [b.fact.date for b in briefing.bullets]
     assert len(briefing.bullets) >= 3 and dates == sorted(dates), briefing.text
     latest = brief(retriever, "What's the latest on the Port Varn strike?")
-    dates = [b.fact.published for b in latest.bullets]
+    dates = [b.fact.date for b in latest.bullets]
     assert dates == sorted(dates, reverse=True) and latest.as_of == "2025-03-21"
     assert latest.text.startswith("As of 21 Mar 2025:")
 
@@ -222,3 +222,53 @@ def test_a_follow_up_to_a_briefing_reads_its_articles_first_and_the_archive_when
     assert narrowed.evidence and {e.chunk.article_id for e in narrowed.evidence} <= set(within)
     wider = pipeline.answer("And the bakery?", history=history, within=within)  # nothing in them covers it
     assert "bakery.txt" in {e.chunk.article_id for e in wider.evidence}
+
+
+@pytest.mark.parametrize(
+    "sentence, stated",
+    [
+        ("The bridge was closed on 14 January 2024 after cracks were found.", "2024-01-14"),
+        ("Engineers said in March 2024 that repairs would cost 4 million euros.", "2024-03"),
+        ("Tolls were cut on February 3, 2024, the council said.", "2024-02-03"),
+        ("The bridge closed on 2 May and stayed shut.", "2024-05-02"),  # a day without its year: the article's
+        ("The council, which bought the bridge in March 1998, said on Monday that tolls would end.", None),
+        ("Yesterday the mayor recalled the floods of 12 June 2019.", None),  # a relative day: the article's news
+        ("The bridge will be inspected again on 3 October 2024.", None),  # after publication: a plan
+        ("The bridge, built in 1932, carries 9,000 cars a day.", None),  # a year alone
+        ("About 3,200 cars crossed it on 31 February.", None),
+        ("Cars sold between March 2023 and October 2023 are recalled.", None),  # a range: when they were sold
+        ("Lawyers have until 21 March to appeal.", None),
+    ],
+)
+def test_a_sentence_states_a_date_when_it_names_one_before_its_publication(sentence, stated):
+    from rag.briefing import stated_date
+
+    assert stated_date(sentence, "2024-06-20") == stated
+
+
+BRIDGE = {
+    "bridge-1.txt": "Lanmere bridge reopens\nPublished: 2025-05-02\nSource: Coastal Wire\n\n"
+    "The Lanmere bridge reopened to traffic on Thursday after four months of repairs.",
+    "bridge-2.txt": "Looking back at the Lanmere bridge\nPublished: 2025-06-10\nSource: Metro Daily\n\n"
+    "The Lanmere bridge was first closed on 14 January 2025 after cracks were found in a pier.",
+    "bridge-3.txt": "Repair bill for Lanmere bridge\nPublished: 2025-04-01\nSource: Valley Post\n\n"
+    "Engineers said in March 2025 that the Lanmere bridge repairs would cost 4 million euros.",
+    "bridge-4.txt": "Tolls to end on Lanmere bridge\nPublished: 2025-07-01\nSource: Coastal Wire\n\n"
+    "The council, which bought the Lanmere bridge in March 1998, said on Monday that its tolls would end.",
+    "bridge-5.txt": "Lanmere bridge inspections\nPublished: 2025-02-01\nSource: Metro Daily\n\n"
+    "The Lanmere bridge will be inspected again by divers on 3 October 2025.",
+}
+
+
+def test_a_date_a_sentence_states_orders_and_dates_its_bullet(tmp_path):
+    corpus = write_corpus(tmp_path, BRIDGE)
+    build_index(corpus, tmp_path / "index", embedder=HashingEmbedder(), show_progress=False)
+    retriever = Retriever(load_index(tmp_path / "index"), HashingEmbedder())
+    briefing = brief(retriever, "Give me a timeline of the Lanmere bridge")
+    order = [b.fact.statements[0].article_id for b in briefing.bullets]
+    assert order == ["bridge-2.txt", "bridge-5.txt", "bridge-3.txt", "bridge-1.txt", "bridge-4.txt"], briefing.text
+    shown = [b.text.split(" - ")[0] for b in briefing.bullets]
+    assert shown == ["14 Jan 2025", "1 Feb 2025", "Mar 2025", "2 May 2025", "1 Jul 2025"], briefing.text
+    latest = brief(retriever, "What's the latest on the Lanmere bridge?")
+    assert [b.fact.statements[0].article_id for b in latest.bullets] == order[::-1]
+    assert latest.as_of == "2025-07-01"  # how recent the newest source is, not the newest date it states

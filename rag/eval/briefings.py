@@ -60,7 +60,7 @@ def score_topic(item: dict, briefing: Briefing, duplicates: dict[str, str]) -> d
             a, b = content_words(bullets[i].text), content_words(bullets[j].text)
             if a and b and len(a & b) / len(a | b) >= 0.5:
                 same_fact.add((i, j))
-    dates = [b.fact.published for b in bullets if b.fact.published]
+    dates = [b.fact.date for b in bullets if b.fact.date]  # the dates shown
     pairs = list(zip(dates, dates[1:], strict=False))
     order_errors = sum(1 for a, b in pairs if (a < b if briefing.latest else a > b))
     return {
