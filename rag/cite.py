@@ -178,7 +178,7 @@ def support(
 def _misattributed(claim: str, chunk) -> str:
     """Whose a quote in the answer is, when the answer gives it to other people: "" when it names the
     speaker the passage gives, a role of theirs ("Putin's adviser"), or nobody."""
-    named = names_in(claim)
+    named = names_in(_QUOTED.sub(" ", claim))  # names inside a quote are its words, not who said it
     if not named:
         return ""
     for quoted in _QUOTED.findall(claim):
@@ -196,10 +196,15 @@ def _misattributed(claim: str, chunk) -> str:
 
 def _names_missing(names: set[str], text: str) -> set[str]:
     """The names the text does not hold, allowing other forms of a word: "American" is in "America's",
-    "Russian" in "Russia" (the same first five letters)."""
-    words = set(WORD.findall(normalize_text(text)))
+    "Russian" in "Russia" (the same first five letters), "Sony" in "Sony's"; a hyphenated name ("Anti-Doping",
+    "VX-40") is held when each of its parts is."""
+    words = {w.removesuffix("'s") for w in WORD.findall(normalize_text(text))}
     prefixes = {w[:5] for w in words if len(w) >= 5}
-    return {n for n in names if n not in words and not (len(n) >= 5 and n[:5] in prefixes)}
+
+    def held(word: str) -> bool:
+        return word in words or (len(word) >= 5 and word[:5] in prefixes)
+
+    return {n for n in names if not (held(n) or all(held(part) for part in re.split(r"[-']+", n) if part))}
 
 
 def best_sentence(claim: str, evidence: Evidence) -> tuple[int, int]:

@@ -100,7 +100,7 @@ def names_in(sentence: str) -> set[str]:
     return {word for match in _NAME.finditer(sentence) if (word := _name_word(match.group(0)))}
 
 
-_COUNTED = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)*)\s+([a-z]+)")
+_COUNTED = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)\s+([a-z]+)")  # "MP3 format" counts nothing
 
 
 def is_year(word: str) -> bool:

@@ -36,6 +36,19 @@ def test_names_must_appear_in_the_passage():
     assert not ok and "zelenskyy" in reason
 
 
+def test_a_name_is_found_in_its_possessive_and_hyphenated_forms():
+    lab = make_evidence(1, "Sony's PlayStation 3 uses the Cell chip, the US Anti-Doping Agency said of the VX-40 test.")
+    assert support("Sony's PlayStation 3 uses the Cell chip [1].", lab)[0]
+    assert support("The US Anti-Doping Agency spoke of the VX-40 test [1].", lab)[0]
+    assert support("Sony makes the PlayStation 3 [1].", lab)[0]
+    ok, _, reason = support("The Pro-Doping Agency spoke of the VX-40 test [1].", lab)
+    assert not ok and "pro-doping" in reason  # each part must stand there
+    talk = make_evidence(2, '"I\'m sure we\'ve won," she said of the MP3 format and Boys Don\'t Cry.')
+    assert support('"I\'m sure we\'ve won," she said of the MP3 format and Boys Don\'t Cry [2].', talk)[0]
+    ok, _, reason = support("Nintendo's PlayStation 3 uses the Cell chip [1].", lab)
+    assert not ok and "nintendo" in reason
+
+
 def test_wrong_marker_is_moved_to_the_supporting_passage():
     checked = check_answer("Coal imports fell from 51 percent to zero [1].", [USHAKOV, ENERGY])
     [sentence] = checked.sentences
@@ -125,6 +138,13 @@ def test_a_quote_is_supported_only_as_the_words_of_the_person_the_passage_gives_
     assert not wrong.sentences[0].supported and "Anna Berg's" in wrong.sentences[0].reason
     right = check_answer('Tom Hale said it was "a work of fiction from start to finish" [1].', [evidence], question)
     assert right.sentences[0].supported
+    # A name inside the quote is the quote's word: it names no speaker.
+    gala = make_evidence(2, 'Tom Hale said "the Baftas are the best night of the year" at the gala.')
+    spans = gala.sentences
+    gala.chunk = replace(gala.chunk, quotes=extract_quotes(gala.chunk.text, spans), roles=[])
+    assert check_answer('"The Baftas are the best night of the year" [2].', [gala]).sentences[0].supported
+    misattributed = check_answer('Anna Berg said "the Baftas are the best night of the year" [2].', [gala])
+    assert not misattributed.sentences[0].supported
     for right in ['Anna Berg said "the budget is balanced at last" [1].',
                   'The Finance Minister said "the budget is balanced at last" [1].',
                   'She said "the budget is balanced at last" [1].']:  # fmt: skip
