@@ -15,9 +15,9 @@ toggle on, is answered here instead of by the one-passage reading steps (rag.pip
    A fact's date is when its sources were published, or the earlier date a sentence states for it ("in June
    2004", "on 11 September 2001"): see stated_date;
 5. write: each bullet is its source sentence quoted, dated and cited [n] to every article stating it, or for
-   a disagreement each source's sentence with its outlet. A quoted sentence stands in its passage by
-   construction; a bullet written by the model is checked by rag.cite like any answer sentence and falls
-   back to the quote when it fails.
+   a disagreement each source's sentence with its outlet. Each source's sentence is checked by rag.cite
+   against the passage it is cited to, like any answer sentence: a source that fails is not cited, and a
+   bullet none of whose sources passes is dropped (a quote stands by construction; the check guards it).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from datetime import date
 import numpy as np
 
 from rag.chunking import Chunk
+from rag.cite import support
 from rag.generate import Evidence
 from rag.keywords import bm25_terms
 from rag.retrieve import Filters, Retriever
@@ -335,6 +336,15 @@ def _outlet(chunk: Chunk) -> str:
     return chunk.source or f'"{chunk.title}"'
 
 
+def stands(statement: Statement) -> bool:
+    """Does the citation check (rag.cite.support, as for any answer sentence) find the statement in the passage
+    it is cited to, its own sentence? A quote does by construction; this catches a sentence whose offsets do
+    not give its text (a damaged or changed chunk)."""
+    start, end = statement.span
+    passage = Evidence(0, statement.chunk, start, end, [statement.span], statement.score, 0.0)
+    return statement.chunk.start <= start < end <= statement.chunk.end and support(statement.text, passage)[0]
+
+
 def write(facts: list[Fact], latest: bool, topic: str) -> Briefing:
     """Bullets quoting their sources, and the passages they cite (one per article, numbered in order)."""
     briefing = Briefing(topic, latest=latest)
@@ -359,6 +369,9 @@ def write(facts: list[Fact], latest: bool, topic: str) -> Briefing:
         return evidence.number
 
     for fact in facts:
+        fact.statements = [s for s in fact.statements if stands(s)]
+        if not fact.statements:
+            continue  # no source of it passes the check: the bullet is dropped, never shown unchecked
         markers = [number(s) for s in fact.statements]
         when = display_date(fact.date)
         prefix = f"{when} - " if when else ""

@@ -272,3 +272,20 @@ def test_a_date_a_sentence_states_orders_and_dates_its_bullet(tmp_path):
     latest = brief(retriever, "What's the latest on the Lanmere bridge?")
     assert [b.fact.statements[0].article_id for b in latest.bullets] == order[::-1]
     assert latest.as_of == "2025-07-01"  # how recent the newest source is, not the newest date it states
+
+
+def test_a_bullet_whose_sentence_fails_the_citation_check_is_dropped_and_a_failing_source_not_cited(retriever):
+    from rag.briefing import choose, gather, group, topic_of, write
+
+    topic = topic_of("What happened to the Port Varn strike?")
+    facts = choose(group(gather(retriever, topic)), latest=False)
+    pair = next(f for f in facts if len(f.statements) == 2)  # one fact from two outlets
+    alone = next(f for f in facts if len(f.statements) == 1)
+    pair.statements[1].text = "The Port Varn strike ended after the owners paid 9 million euros."  # not there
+    alone.statements[0].text = "The Port Varn dockers were all dismissed on Friday."
+    briefing = write(facts, latest=False, topic=topic)
+    assert len(briefing.bullets) == len(facts) - 1, briefing.text
+    assert "dismissed" not in briefing.text and "9 million" not in briefing.text
+    [kept] = [b for b in briefing.bullets if b.fact is pair]
+    numbers = [e.number for e in briefing.evidence]
+    assert len(kept.markers) == 1 and numbers == list(range(1, len(numbers) + 1))
