@@ -43,8 +43,8 @@ def test_a_name_is_found_in_its_possessive_and_hyphenated_forms():
     assert support("Sony makes the PlayStation 3 [1].", lab)[0]
     ok, _, reason = support("The Pro-Doping Agency spoke of the VX-40 test [1].", lab)
     assert not ok and "pro-doping" in reason  # each part must stand there
-    talk = make_evidence(2, '"I\'m sure we\'ve won," she said of the MP3 format and Boys Don\'t Cry.')
-    assert support('"I\'m sure we\'ve won," she said of the MP3 format and Boys Don\'t Cry [2].', talk)[0]
+    talk = make_evidence(2, "\"I'm sure we've won,\" she said of the MP3 format and Boys Don't Cry.")
+    assert support("\"I'm sure we've won,\" she said of the MP3 format and Boys Don't Cry [2].", talk)[0]
     ok, _, reason = support("Nintendo's PlayStation 3 uses the Cell chip [1].", lab)
     assert not ok and "nintendo" in reason
 
