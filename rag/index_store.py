@@ -23,8 +23,9 @@ coverage all leave the removed rows out (rag.retrieve, rag.collection).
 
 Nothing is read into Python objects per row at load: the chunks stay in SQLite (a small cache of parsed rows),
 the sentence vectors, BM25's postings and an IVF index's cells are memory-mapped, and what a question asks
-of every row (outlet, date) is a compact numpy column. Sentence vectors are computed at build time because every question
-re-ranks its candidates by their best sentence: embedding ~90 sentences per question cost 0.3-0.4 s.
+of every row (outlet, date) is a compact numpy column. Sentence vectors are computed at build time because
+every question re-ranks its candidates by their best sentence: embedding ~90 sentences per question cost
+0.3-0.4 s.
 
 Incremental builds. A build writes a new generation beside the old one, fsyncs it, and only then swaps
 `current`, so a crash, a kill or Ctrl-C during a build leaves the previous index intact and loadable. A
