@@ -115,8 +115,9 @@ def stated_date(text: str, published: str | None) -> str | None:
             continue  # "31 February", "0 June"
         found.append(when.isoformat())
     for month, year in (m.groups() for m in MONTH_YEAR.finditer(text)):
-        if not any(x.startswith(f"{year}-{_MONTHS[month.lower().rstrip('.')]:02d}") for x in found):
-            found.append(f"{year}-{_MONTHS[month.lower().rstrip('.')]:02d}")
+        stated_month = f"{year}-{_MONTHS[month.lower().rstrip('.')]:02d}"
+        if not any(x.startswith(stated_month) for x in found):  # "on 3 March 2025" already says it
+            found.append(stated_month)
     earlier = [x for x in found if x < published[: len(x)]]
     return max(earlier) if earlier else None
 
@@ -346,7 +347,8 @@ def stands(statement: Statement) -> bool:
 
 
 def write(facts: list[Fact], latest: bool, topic: str) -> Briefing:
-    """Bullets quoting their sources, and the passages they cite (one per article, numbered in order)."""
+    """Bullets quoting their sources, and the passages they cite (one per article, numbered in order). A fact
+    keeps only the sources that pass the citation check (`stands`)."""
     briefing = Briefing(topic, latest=latest)
     numbers: dict[str, list[Evidence]] = {}  # article id -> its passages, numbered as first cited
 
