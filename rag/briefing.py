@@ -22,7 +22,6 @@ toggle on, is answered here instead of by the one-passage reading steps (rag.pip
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -33,6 +32,7 @@ from rag.chunking import Chunk
 from rag.cite import support
 from rag.generate import Evidence
 from rag.keywords import bm25_terms
+from rag.lexicon import MONTHS, WEEKDAYS
 from rag.retrieve import Filters, Retriever
 from rag.text import numbers_in
 
@@ -81,16 +81,16 @@ LATEST = re.compile(r"\b(?:latest|newest|most recent|so far|now|currently)\b", r
 # range or a deadline ("sold between March and October 2024", "until 21 March", "in the year to March") says
 # when something else held, a year alone ("founded in 1993") is background, and a sentence with a relative
 # day ("on Monday", "yesterday") reports news of its own publication's days, whatever older date it mentions.
-_MONTHS = {name.lower(): n for n in range(1, 13) for name in (calendar.month_name[n], calendar.month_abbr[n])}
-_MONTHS["sept"] = 9
+_MONTHS = {name: n for n, month in enumerate(MONTHS, start=1) for name in (month, month[:3])} | {"sept": 9}
 _MONTH = "(" + "|".join(sorted((m.capitalize() for m in _MONTHS), key=len, reverse=True)) + r")\b\.?"
 _YEAR = r"(?:,?\s+((?:19|20)\d\d)\b)?"
 DAY_MONTH = re.compile(r"\bon\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + _YEAR)
 MONTH_DAY = re.compile(r"\bon\s+" + _MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?![.,]?\d)" + _YEAR)
 MONTH_YEAR = re.compile(r"\bin\s+(?:early\s+|late\s+|mid-)?" + _MONTH + r",?\s+((?:19|20)\d\d)\b")
 RELATIVE_DAY = re.compile(
-    r"\b(?:yesterday|today|tonight|(?:on|last|this|next)\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
-    r"Sunday|week(?:end)?|night|month))\b",
+    r"\b(?:yesterday|today|tonight|(?:on|last|this|next)\s+(?:"
+    + "|".join(sorted(WEEKDAYS))
+    + r"|week(?:end)?|night|month))\b",
     re.IGNORECASE,
 )
 
@@ -226,7 +226,7 @@ def display_date(value: str | None) -> str:
     if not value:
         return ""
     if re.fullmatch(r"\d{4}-\d\d", value) and 1 <= int(value[5:]) <= 12:
-        return f"{calendar.month_abbr[int(value[5:])]} {value[:4]}"
+        return f"{MONTHS[int(value[5:]) - 1][:3].capitalize()} {value[:4]}"
     try:
         day = date.fromisoformat(value[:10])
     except ValueError:
