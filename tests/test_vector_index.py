@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import faiss
 import numpy as np
@@ -14,6 +15,7 @@ from fakes import HashingEmbedder
 
 from rag import index_store, vector_index
 from rag.config import EXACT_MAX
+from rag.eval.scale import status_kib
 
 DIMENSION = 64
 
@@ -93,9 +95,7 @@ def test_the_record_round_trips_with_its_search_parameters(tmp_path):
 
 def _anonymous_mib() -> float:
     """The process's own memory (RssAnon), not pages of mapped files, which the system can take back."""
-    with open("/proc/self/status") as status:
-        line = next(x for x in status if x.startswith("RssAnon:"))
-    return int(line.split()[1]) / 1024
+    return status_kib(Path("/proc/self/status"), "RssAnon") / 1024
 
 
 def test_an_ivf_index_reads_its_cells_from_its_file_not_into_memory(tmp_path):

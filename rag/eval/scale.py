@@ -62,6 +62,12 @@ def _this_code() -> dict[str, str]:
     return environment_with_path_first(str(Path(__file__).resolve().parent.parent.parent))
 
 
+def status_kib(status: Path, field: str) -> int:
+    """One memory field of a process's /proc/<pid>/status, in KiB ("VmHWM", "RssAnon", "RssFile")."""
+    line = next(x for x in status.read_text().splitlines() if x.startswith(field + ":"))
+    return int(line.split()[1])
+
+
 def measured_run(command: list[str]) -> Measured:
     """Run a command to its end; the peak memory is that process's own: the high-water mark of its resident
     memory (VmHWM) read while it runs. Neither RUSAGE_CHILDREN (the maximum over every child so far) nor the
@@ -73,8 +79,7 @@ def measured_run(command: list[str]) -> Measured:
         status = Path(f"/proc/{process.pid}/status")
         while process.poll() is None:
             try:
-                line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM:"))
-                peak_kib = max(peak_kib, int(line.split()[1]))
+                peak_kib = max(peak_kib, status_kib(status, "VmHWM"))
             except (OSError, StopIteration, ValueError):
                 pass  # between fork and exec, or just exited
             time.sleep(0.05)
@@ -140,8 +145,7 @@ def probe(index_dir: Path | str, qa: Path | str, k: int, answers: int = 0) -> di
     def resident(kind: str) -> float:
         """Resident memory of one kind now: RssAnon, the process's own, or RssFile, pages of mapped files
         (the page cache, which the system takes back under pressure)."""
-        status = Path("/proc/self/status").read_text().splitlines()
-        return round(int(next(x for x in status if x.startswith(kind + ":")).split()[1]) / MIB)
+        return round(status_kib(Path("/proc/self/status"), kind) / MIB)
 
     questions = [item["question"] for item in load_qa(qa)]  # timed, never shown
     started = time.perf_counter()
