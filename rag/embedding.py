@@ -138,12 +138,16 @@ class _OnnxInt8:
             ThreadPoolExecutor(self.workers) as pool,
             tqdm(total=len(texts), desc="Batches", disable=not progress) as bar,
         ):
+
+            def finish(batch: list[Future]) -> None:
+                for future in batch:
+                    future.result()  # its errors raised here
+                bar.update(len(batch))
+
             for start in range(0, len(texts), batch_size):
                 features = _features(self.model, texts[start : start + batch_size])
                 lengths = features["attention_mask"].sum(dim=1).tolist()
-                for future in running:
-                    future.result()  # the previous batch done (and its errors raised) before another is queued
-                bar.update(len(running))
+                finish(running)  # the previous batch done before another is queued
                 running = [
                     pool.submit(
                         run,
@@ -152,9 +156,7 @@ class _OnnxInt8:
                     )
                     for offset, length in enumerate(lengths)
                 ]
-            for future in running:
-                future.result()
-            bar.update(len(running))
+            finish(running)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 
