@@ -1,5 +1,6 @@
 import pytest
 
+from rag.eval.briefings import states
 from rag.eval.metrics import (
     contains_answer,
     format_table,
@@ -126,3 +127,17 @@ def test_right_outcomes_are_counted_by_kind_of_question():
     table = format_kinds(records)
     assert "| role | 2 | 1 | 0.50 | 1 |" in table and "| un_topic | 1 | 1 | 1.00 | 1 |" in table
     assert format_kinds([_record()]) == ""
+
+
+@pytest.mark.parametrize(
+    ("bullet", "answers", "held"),
+    [
+        ('"accused of overseeing an $11bn fraud." [1]', ["11bn"], True),  # a currency sign, the unit normalized
+        ('"a six-try victory in Rome." [4]', ["Rome"], True),  # the closing full stop
+        ('"has resigned following the recall" [2]', ["resign"], True),  # a longer string may begin a word
+        ('"a rise of 2150 jobs" [1]', ["150"], False),  # a number inside another is not it
+        ('"the Romeo and Juliet revival" [1]', ["Rome"], False),  # nor a short string inside a word
+    ],
+)
+def test_a_bullet_states_a_key_fact_when_it_holds_one_of_its_strings(bullet, answers, held):
+    assert states(bullet, answers) is held

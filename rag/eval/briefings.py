@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import time
@@ -24,20 +23,19 @@ from pathlib import Path
 
 from rag.briefing import Briefing
 from rag.eval.evaluate import read_set
-from rag.eval.metrics import is_held_out
+from rag.eval.metrics import is_held_out, normalize_answer
 from rag.index_store import build_index
 from rag.pipeline import Done, Pipeline, Token
 from rag.text import content_words
 
 
-def normalized(text: str) -> str:
-    return " ".join(re.sub(r"[^\w%£$€.]+", " ", text.lower()).split())
-
-
 def states(bullet: str, answers: list[str]) -> bool:
-    """Does the bullet hold one of the fact's strings (case and punctuation ignored)?"""
-    text = f" {normalized(bullet)} "
-    return any(f" {normalized(a)} " in text or (len(normalized(a)) > 4 and normalized(a) in text) for a in answers)
+    """Does the bullet hold one of the fact's strings? Normalized as the Q&A sets' answers are
+    (rag.eval.metrics.normalize_answer: case, punctuation, "$11bn" = "11 billion"); a string of five letters or
+    more may also begin a longer word ("resign" in "resigned")."""
+    text = f" {normalize_answer(bullet)} "
+    wanted = [normalize_answer(a) for a in answers]
+    return any(a and (f" {a} " in text or (len(a) > 4 and f" {a}" in text)) for a in wanted)
 
 
 def score_topic(item: dict, briefing: Briefing, duplicates: dict[str, str]) -> dict:
