@@ -10,8 +10,8 @@ toggle on, is answered here instead of by the one-passage reading steps (rag.pip
    so a passage that merely shares a word gives nothing;
 3. group: sentences stating the same fact (near-duplicates across articles and outlets, wire copies re-run)
    become one fact with all its sources; a group whose sources give different numbers is a disagreement;
-4. choose and order: the best-supported facts (relevance, plus more sources), at most MAX_BULLETS, in date
-   order (newest last; newest first for "latest" questions, which also say how recent the newest source is).
+4. choose and order: the best-supported facts (relevance, plus more sources), none restating another's words,
+   at most MAX_BULLETS, in date order (newest last; newest first for "latest" questions, which also say how recent the newest source is).
    A fact's date is when its sources were published, or the earlier date a sentence states for it ("in June
    2004", "on 11 September 2001"): see stated_date;
 5. write: each bullet is its source sentence quoted, dated and cited [n] to every article stating it, or for
@@ -34,7 +34,7 @@ from rag.generate import Evidence
 from rag.keywords import bm25_terms
 from rag.lexicon import MONTHS, WEEKDAYS
 from rag.retrieve import Filters, Retriever
-from rag.text import numbers_in
+from rag.text import content_words, numbers_in
 
 MAX_BULLETS = 6
 MIN_BULLETS = 3
@@ -50,6 +50,7 @@ LEDE_BONUS = 0.1  # an article's first sentence states its news: it outranks a l
 INFO_BONUS = 0.04
 INFO_CAP = 5
 REDUNDANCY = 0.5  # how much a fact's likeness to one chosen already counts against it (maximal marginal relevance)
+REPEATED_WORDS = 0.5  # a fact sharing this share of its content words with a chosen bullet repeats it: left out
 
 # What makes a question a request for a briefing, and the words that frame it rather than name the topic.
 BRIEFING_QUESTION = re.compile(
@@ -316,8 +317,11 @@ def _same_fact(a: Statement, b: Statement) -> bool:
 def choose(facts: list[Fact], latest: bool) -> list[Fact]:
     """The best facts, each chosen for its score less its likeness to those chosen before it (so the
     briefing covers the story, not one fact in six wordings), then put in the order of their dates (Fact.date)
-    (newest first for "latest"); undated facts after the dated ones, best first."""
+    (newest first for "latest"); undated facts after the dated ones, best first. A fact whose sentence shares
+    half its content words with a chosen one is left out: it restates that bullet ("X, accused of an $11bn
+    fraud, is on trial" beside "X, accused of an $11bn fraud, never made accounting decisions, a witness said")."""
     chosen: list[Fact] = []
+    words: list[set[str]] = []
     left = list(facts)
     while left and len(chosen) < MAX_BULLETS:
 
@@ -327,8 +331,12 @@ def choose(facts: list[Fact], latest: bool) -> list[Fact]:
             return fact.score - REDUNDANCY * max(likeness, default=0.0)
 
         best = max(left, key=worth)
-        chosen.append(best)
         left.remove(best)
+        own = content_words(best.statements[0].text)
+        if any(own and len(own & other) / len(own | other) >= REPEATED_WORDS for other in words):
+            continue
+        chosen.append(best)
+        words.append(own)
     dated = sorted((f for f in chosen if f.date), key=lambda f: (f.date or "", f.published or ""), reverse=latest)
     return dated + [f for f in chosen if not f.date]
 

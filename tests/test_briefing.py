@@ -152,6 +152,25 @@ def test_two_sentences_alike_in_meaning_are_one_fact_only_when_they_share_their_
     assert fact.conflict() == (one, other)
 
 
+def test_a_fact_restating_half_the_words_of_a_chosen_bullet_is_left_out():
+    import numpy as np
+
+    from rag.briefing import Fact, Statement, choose
+    from rag.chunking import Chunk
+    from rag.keywords import bm25_terms
+
+    def fact(article, text, score, axis):
+        vector = np.zeros(4, dtype=np.float32)
+        vector[axis] = 1.0  # unlike every other: only the words can tell a restatement
+        chunk = Chunk(f"{article}::0", article, "T", "Outlet", None, 0, len(text), text, [(0, len(text))])
+        return Fact([Statement(chunk, (0, len(text)), text, score, frozenset(bm25_terms([text])[0]), vector)])
+
+    lede = fact("a.txt", "Port Varn dockers on strike over pay walked out on Monday.", 1.0, 0)
+    again = fact("b.txt", "Port Varn dockers on strike over pay met the owners on Monday.", 0.9, 1)
+    news = fact("c.txt", "Union leader Mara Olsen asked for a 9% rise.", 0.5, 2)
+    assert choose([lede, again, news], latest=False) == [lede, news]
+
+
 def test_the_chat_renders_a_briefing_as_a_list_with_linked_markers(index):
     import app
 
