@@ -11,9 +11,9 @@ toggle on, is answered here instead of by the one-passage reading steps (rag.pip
 3. group: sentences stating the same fact (near-duplicates across articles and outlets, wire copies re-run)
    become one fact with all its sources; a group whose sources give different numbers is a disagreement;
 4. choose and order: the best-supported facts (relevance, plus more sources), none restating another's words,
-   at most MAX_BULLETS, in date order (newest last; newest first for "latest" questions, which also say how recent the newest source is).
-   A fact's date is when its sources were published, or the earlier date a sentence states for it ("in June
-   2004", "on 11 September 2001"): see stated_date;
+   at most MAX_BULLETS, in date order (newest last; newest first for "latest" questions, which also say how
+   recent the newest source is). A fact's date is when its sources were published, or the earlier date a
+   sentence states for it ("in June 2004", "on 11 September 2001"): see stated_date;
 5. write: each bullet is its source sentence quoted, dated and cited [n] to every article stating it, or for
    a disagreement each source's sentence with its outlet. Each source's sentence is checked by rag.cite
    against the passage it is cited to, like any answer sentence: a source that fails is not cited, and a
