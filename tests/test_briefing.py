@@ -308,3 +308,19 @@ def test_a_bullet_whose_sentence_fails_the_citation_check_is_dropped_and_a_faili
     [kept] = [b for b in briefing.bullets if b.fact is pair]
     numbers = [e.number for e in briefing.evidence]
     assert len(kept.markers) == 1 and numbers == list(range(1, len(numbers) + 1))
+
+
+def test_a_bullet_is_on_topic_as_judged_and_by_its_listed_articles_where_unjudged(retriever):
+    from rag.eval.briefings import score_topic
+
+    briefing = brief(retriever, "What happened to the Port Varn strike?")
+    first, second = briefing.bullets[0], briefing.bullets[1]
+    listed = sorted(cited_articles(briefing, first))
+    item = {"id": "t", "articles": listed, "key_facts": [{"answers": ["7%"]}]}
+    judged = {("t", first.fact.statements[0].text): False, ("t", second.fact.statements[0].text): True}
+    record = score_topic(item, briefing, {}, judged)
+    others_listed = sum(bool(cited_articles(briefing, b) & set(listed)) for b in briefing.bullets[2:])
+    assert record["on_topic_listed"] == 1 + int(bool(cited_articles(briefing, second) & set(listed))) + others_listed
+    assert record["on_topic"] == 1 + others_listed  # the first judged off, the second on, the rest by their articles
+    assert record["unjudged"] == len(briefing.bullets) - 2
+    assert record["facts_stated"] == 1

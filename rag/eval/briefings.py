@@ -2,7 +2,11 @@
 
 Per topic of the set (eval/briefings.jsonl: a question, the articles about the topic, 3-5 key facts with
 the strings a bullet stating them contains), the briefing the chat would give, measured:
-- on topic: share of bullets citing at least one of the topic's articles;
+- on topic: share of bullets an assessor judged about the topic (eval/briefings_judged.jsonl: each quoted
+  sentence judged for its topic's question, blind to the code); a bullet none of whose sentences is judged
+  counts when it cites one of the topic's listed articles, which is also reported for every bullet
+  ("on topic, listed": a lower bound, as a topic lists at most 15 articles). `--unjudged FILE` writes the
+  sentences still to judge;
 - supported: share of bullets whose every source sentence stands, word for word, in the passage its
   marker cites, and whose text quotes its sources;
 - key-fact recall: share of the key facts some bullet states (holds one of the fact's strings);
@@ -38,12 +42,26 @@ def states(bullet: str, answers: list[str]) -> bool:
     return any(a and (f" {a} " in text or (len(a) > 4 and f" {a}" in text)) for a in wanted)
 
 
-def score_topic(item: dict, briefing: Briefing, duplicates: dict[str, str]) -> dict:
+Judged = dict[tuple[str, str], bool]  # (topic id, quoted sentence) -> about the topic
+
+
+def read_judged(path: str | Path) -> Judged:
+    """The assessor's judgments (no file: none)."""
+    if not Path(path).exists():
+        return {}
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {(r["id"], r["sentence"]): bool(r["on_topic"]) for r in rows}
+
+
+def score_topic(item: dict, briefing: Briefing, duplicates: dict[str, str], judged: Judged | None = None) -> dict:
     """The measures of one topic's briefing (see the module's docstring)."""
+    judged = judged or {}
     about = {duplicates.get(a, a) for a in item["articles"]}
     bullets = briefing.bullets
     cited = [{e.chunk.article_id for e in briefing.evidence if e.number in b.markers} for b in bullets]
-    on_topic = [bool(c & about) for c in cited]
+    listed = [bool(c & about) for c in cited]
+    labels = [[judged[key] for s in b.fact.statements if (key := (item["id"], s.text)) in judged] for b in bullets]
+    on_topic = [any(found) if found else by_list for found, by_list in zip(labels, listed, strict=True)]
     passages = {e.number: e for e in briefing.evidence}
     supported = [
         any(s.text in b.text for s in b.fact.statements)
@@ -65,6 +83,8 @@ def score_topic(item: dict, briefing: Briefing, duplicates: dict[str, str]) -> d
         "id": item["id"],
         "bullets": len(bullets),
         "on_topic": sum(on_topic),
+        "on_topic_listed": sum(listed),
+        "unjudged": sum(1 for found in labels if not found),
         "supported": sum(supported),
         "facts": len(item["key_facts"]),
         "facts_stated": sum(1 for holders in stated if holders),
@@ -83,6 +103,8 @@ def summary(records: list[dict]) -> dict:
         "topics": len(records),
         "bullets": sum(r["bullets"] for r in records),
         "on_topic": round(sum(r["on_topic"] for r in records) / bullets, 3),
+        "on_topic_listed": round(sum(r["on_topic_listed"] for r in records) / bullets, 3),
+        "unjudged_bullets": sum(r["unjudged"] for r in records),
         "supported": round(sum(r["supported"] for r in records) / bullets, 3),
         "key_fact_recall": round(sum(r["facts_stated"] for r in records) / facts, 3),
         "duplicates": sum(r["duplicates"] for r in records),
@@ -100,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--index", required=True, help="an index of the set's articles (BBC, seed and eval/dated)")
     parser.add_argument("--corpus", help="build (or bring up to date) the index of this folder first")
     parser.add_argument("--split", choices=["all", "dev", "heldout"], default="dev", help="(default %(default)s)")
+    parser.add_argument("--judged", default="eval/briefings_judged.jsonl", help="on-topic judgments (%(default)s)")
+    parser.add_argument("--unjudged", help="write the bullets' sentences no judgment covers here (JSON lines to judge)")
     parser.add_argument("--out", help="write the report as JSON here")
     parser.add_argument("--show", action="store_true", help="print each briefing (dev topics only)")
     return parser
@@ -115,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         print(built.summary().splitlines()[0], file=sys.stderr)
     pipeline = Pipeline(args.index)  # the model is not loaded: a briefing does not ask it
     duplicates = pipeline.index.manifest.get("duplicates", {})
-    records = []
+    judged = read_judged(args.judged)
+    records, unjudged = [], []
     for item in items:
         started, first, briefing = time.perf_counter(), None, None
         for event in pipeline.stream(item["question"], briefing=True):  # as the chat streams it
@@ -126,7 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         last = time.perf_counter() - started
         if briefing is None:
             raise RuntimeError(f"{item['id']}: the pipeline answered without a briefing")
-        record = score_topic(item, briefing, duplicates)
+        record = score_topic(item, briefing, duplicates, judged)
+        unjudged += [
+            {"id": item["id"], "question": item["question"], "sentence": s.text, "headline": s.chunk.title}
+            for b in briefing.bullets
+            if not any((item["id"], s.text) in judged for s in b.fact.statements)
+            for s in b.fact.statements
+        ]
         record.update(first_bullet_s=round(first or last, 2), last_bullet_s=round(last, 2))
         records.append(record)
         if args.show and not is_held_out(item["id"]):
@@ -134,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             print({k: v for k, v in record.items() if k != "id"})
     report = {"summary": summary(records), "per_topic": records}
     print(json.dumps(report["summary"], indent=1))
+    if args.unjudged:
+        Path(args.unjudged).write_text("".join(json.dumps(u) + "\n" for u in unjudged), encoding="utf-8")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=1), encoding="utf-8")
