@@ -38,7 +38,7 @@ from rag.text import content_words, numbers_in
 
 MAX_BULLETS = 6
 MIN_BULLETS = 3
-PASSAGES = 40  # passages searched: a story spreads over many articles
+PASSAGES = 20  # passages searched: a story spreads over many articles; more bring in passing mentions
 SENTENCES_PER_ARTICLE = 3  # an article gives at most this many facts, so one long article cannot fill a briefing
 SAME_FACT = 0.9  # cosine of two sentences' vectors from which they may state the same fact (see _same_fact)
 SAME_TERMS = 0.5  # share of their terms (Jaccard) they must also have in common
@@ -49,7 +49,7 @@ LEDE_BONUS = 0.1  # an article's first sentence states its news: it outranks a l
 # topic: each counts this much, up to INFO_CAP of them.
 INFO_BONUS = 0.04
 INFO_CAP = 5
-REDUNDANCY = 0.5  # how much a fact's likeness to one chosen already counts against it (maximal marginal relevance)
+REDUNDANCY = 0.4  # how much a fact's likeness to one chosen already counts against it (maximal marginal relevance)
 REPEATED_WORDS = 0.5  # a fact sharing this share of its content words with a chosen bullet repeats it: left out
 
 # What makes a question a request for a briefing, and the words that frame it rather than name the topic.
