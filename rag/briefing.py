@@ -266,6 +266,7 @@ def gather(retriever: Retriever, topic: str, filters: Filters | None = None) -> 
             if (chunk.article_id, span) in seen:
                 continue  # overlapping chunks hold the same sentence
             seen.add((chunk.article_id, span))
+            span, text = _without_stray_quote(span, text)
             held = _terms(text)
             share = about(held)
             if share is not None:
@@ -287,6 +288,18 @@ def gather(retriever: Retriever, topic: str, filters: Filters | None = None) -> 
             per_article[statement.article_id] = per_article.get(statement.article_id, 0) + 1
             kept.append(statement)
     return kept
+
+
+STRAY_QUOTE = re.compile(r"^[\"”’']\s+")
+
+
+def _without_stray_quote(span: tuple[int, int], text: str) -> tuple[tuple[int, int], str]:
+    """A sentence opening with a quote mark and a space begins with the previous sentence's closing quote (the
+    splitter cut after the full stop inside it): the mark is left off, so the bullet does not open '"" He said'."""
+    stray = STRAY_QUOTE.match(text)
+    if not stray:
+        return span, text
+    return (span[0] + stray.end(), span[1]), text[stray.end() :]
 
 
 def group(statements: list[Statement]) -> list[Fact]:

@@ -324,3 +324,15 @@ def test_a_bullet_is_on_topic_as_judged_and_by_its_listed_articles_where_unjudge
     assert record["on_topic"] == 1 + others_listed  # the first judged off, the second on, the rest by their articles
     assert record["unjudged"] == len(briefing.bullets) - 2
     assert record["facts_stated"] == 1
+
+
+def test_a_sentence_opening_with_the_previous_ones_closing_quote_is_quoted_without_it():
+    from rag.briefing import _without_stray_quote
+    from rag.chunking import split_sentences
+
+    text = 'Mara Olsen said: "Talks failed. "It is very hard." She added: "The dockers want a 9% rise. "Or more."'
+    spans = split_sentences(text)
+    added = next(span for span in spans if "She added" in text[span[0] : span[1]])
+    span, sentence = _without_stray_quote(added, text[added[0] : added[1]])
+    assert sentence.startswith("She added") and text[span[0] : span[1]] == sentence
+    assert _without_stray_quote((0, 12), '"Or more."  ') == ((0, 12), '"Or more."  ')  # an opening quote stays
