@@ -327,14 +327,16 @@ def _same_fact(a: Statement, b: Statement) -> bool:
     return (alike >= SAME_FACT and shared >= SAME_TERMS) or shared >= COPIED_TERMS
 
 
-def choose(facts: list[Fact], latest: bool) -> list[Fact]:
+def choose(facts: list[Fact], latest: bool, topic: str = "") -> list[Fact]:
     """The best facts, each chosen for its score less its likeness to those chosen before it (so the
     briefing covers the story, not one fact in six wordings), then put in the order of their dates (Fact.date)
     (newest first for "latest"); undated facts after the dated ones, best first. A fact whose sentence shares
-    half its content words with a chosen one is left out: it restates that bullet ("X, accused of an $11bn
-    fraud, is on trial" beside "X, accused of an $11bn fraud, never made accounting decisions, a witness said")."""
+    half its content words beyond the topic's with a chosen one is left out: it restates that bullet. The
+    topic's own words do not count, as every bullet names the story: "will launch Skerrow-1 on 12 September"
+    and "Skerrow-1 was launched on Tuesday" are two facts."""
     chosen: list[Fact] = []
     words: list[set[str]] = []
+    story = content_words(topic)
     left = list(facts)
     while left and len(chosen) < MAX_BULLETS:
 
@@ -345,7 +347,7 @@ def choose(facts: list[Fact], latest: bool) -> list[Fact]:
 
         best = max(left, key=worth)
         left.remove(best)
-        own = content_words(best.statements[0].text)
+        own = content_words(best.statements[0].text) - story
         if any(own and len(own & other) / len(own | other) >= REPEATED_WORDS for other in words):
             continue
         chosen.append(best)
@@ -419,4 +421,4 @@ def brief(retriever: Retriever, question: str, filters: Filters | None = None) -
     topic = topic_of(question)
     latest = wants_latest(question)
     facts = group(gather(retriever, topic, filters))
-    return write(choose(facts, latest), latest, topic)
+    return write(choose(facts, latest, topic), latest, topic)

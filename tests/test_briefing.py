@@ -169,6 +169,12 @@ def test_a_fact_restating_half_the_words_of_a_chosen_bullet_is_left_out():
     again = fact("b.txt", "Port Varn dockers on strike over pay met the owners on Monday.", 0.9, 1)
     news = fact("c.txt", "Union leader Mara Olsen asked for a 9% rise.", 0.5, 2)
     assert choose([lede, again, news], latest=False) == [lede, news]
+    # The story's own words are in every bullet: sharing them is no repetition.
+    walked = fact("d.txt", "Port Varn dockers at the Eastquay docks on Harbour Street walked out on Monday.", 1.0, 0)
+    ended = fact("e.txt", "Port Varn dockers at the Eastquay docks on Harbour Street accepted 7% on Thursday.", 0.9, 1)
+    assert choose([walked, ended], latest=False) == [walked]
+    story = "the Port Varn dockers at Eastquay docks on Harbour Street"
+    assert choose([walked, ended], latest=False, topic=story) == [walked, ended]
 
 
 def test_the_chat_renders_a_briefing_as_a_list_with_linked_markers(index):
