@@ -50,7 +50,7 @@ LEDE_BONUS = 0.1  # an article's first sentence states its news: it outranks a l
 INFO_BONUS = 0.04
 INFO_CAP = 5
 REDUNDANCY = 0.4  # how much a fact's likeness to one chosen already counts against it (maximal marginal relevance)
-REPEATED_WORDS = 0.5  # a fact sharing this share of its content words with a chosen bullet repeats it: left out
+REPEATED_WORDS = 0.5  # share of content words (beyond the topic's) shared with a chosen bullet that makes a repeat
 
 # What makes a question a request for a briefing, and the words that frame it rather than name the topic.
 BRIEFING_QUESTION = re.compile(
