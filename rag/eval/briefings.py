@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from rag.briefing import Briefing
+from rag.briefing import Briefing, Bullet
 from rag.eval.evaluate import read_set
 from rag.eval.metrics import is_held_out, normalize_answer
 from rag.index_store import build_index
@@ -53,6 +53,11 @@ def read_judged(path: str | Path) -> Judged:
     return {(r["id"], r["sentence"]): bool(r["on_topic"]) for r in rows}
 
 
+def judgments(topic: str, bullet: Bullet, judged: Judged) -> list[bool]:
+    """The assessor's labels of the bullet's sentences (empty: the bullet is unjudged)."""
+    return [judged[key] for s in bullet.fact.statements if (key := (topic, s.text)) in judged]
+
+
 def score_topic(item: dict, briefing: Briefing, duplicates: dict[str, str], judged: Judged | None = None) -> dict:
     """The measures of one topic's briefing (see the module's docstring)."""
     judged = judged or {}
@@ -60,7 +65,7 @@ def score_topic(item: dict, briefing: Briefing, duplicates: dict[str, str], judg
     bullets = briefing.bullets
     cited = [{e.chunk.article_id for e in briefing.evidence if e.number in b.markers} for b in bullets]
     listed = [bool(c & about) for c in cited]
-    labels = [[judged[key] for s in b.fact.statements if (key := (item["id"], s.text)) in judged] for b in bullets]
+    labels = [judgments(item["id"], b, judged) for b in bullets]
     on_topic = [any(found) if found else by_list for found, by_list in zip(labels, listed, strict=True)]
     passages = {e.number: e for e in briefing.evidence}
     supported = [
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         unjudged += [
             {"id": item["id"], "question": item["question"], "sentence": s.text, "headline": s.chunk.title}
             for b in briefing.bullets
-            if not any((item["id"], s.text) in judged for s in b.fact.statements)
+            if not judgments(item["id"], b, judged)
             for s in b.fact.statements
         ]
         record.update(first_bullet_s=round(first or last, 2), last_bullet_s=round(last, 2))
